@@ -1,0 +1,259 @@
+package validator
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+
+	"github.com/tokenwarden/tokenwarden/internal/clock"
+	"github.com/tokenwarden/tokenwarden/strategy"
+)
+
+// DefaultMaxBodyBytes bounds a /v1/validate body when Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 64 << 10
+
+// Config configures a Service. It is built by the caller (cmd translates
+// internal/config into it); validator reads no files and no environment.
+type Config struct {
+	// Strategies are the named strategies a request may use, already
+	// instrumented by the caller. At least one; none nil.
+	Strategies map[string]strategy.Strategy
+	// DefaultStrategy names the strategy used when a request names none. May
+	// be empty when Strategies holds exactly one.
+	DefaultStrategy string
+	// AllowStrategyOverride lets a /v1/validate body pick a strategy by name.
+	// Off by default: a caller could otherwise choose the weakest policy.
+	AllowStrategyOverride bool
+	// ExposeClaims lists the claims copied from Result.Claims into the
+	// "claims" object of a 200 response. No other claim is ever returned.
+	ExposeClaims []string
+	// MaxBodyBytes bounds a /v1/validate body (default 64 KiB); larger bodies
+	// get 413.
+	MaxBodyBytes int64
+	// APIKeys, when non-empty, are required: callers of /v1/validate must
+	// send one of them in X-API-Key. Compared in constant time over SHA-256
+	// digests; never logged.
+	APIKeys [][]byte
+	// Ready reports readiness (e.g. every issuer's keys loaded once); nil
+	// means always ready. Called on every /readyz; must be cheap and safe
+	// for concurrent use.
+	Ready func() bool
+	// Metrics is served at /metrics on the admin handler; nil gives 404.
+	Metrics http.Handler
+	// Realm is the realm of WWW-Authenticate challenges (default
+	// "tokenwarden"). Printable ASCII without '"' or '\'.
+	Realm string
+}
+
+// Option configures a Service's collaborators.
+type Option func(*Service)
+
+// WithLogger sets the logger (default: discard). Rejections are logged at
+// info, acceptances at debug; tokens only as tokenhash fingerprints.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Service) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// WithClock sets the clock used to time decisions in log lines.
+func WithClock(c clock.Clock) Option {
+	return func(s *Service) { s.clock = clock.OrReal(c) }
+}
+
+// Service is the HTTP face of tokenwarden: it serves /v1/validate and
+// health on the main handler, and /metrics, health and whatever HandleAdmin
+// registers on the admin handler. Safe for concurrent use once built;
+// HandleAdmin must be called before the admin handler serves.
+type Service struct {
+	strategies      map[string]strategy.Strategy
+	defaultStrategy string
+	allowOverride   bool
+	expose          []string
+	maxBody         int64
+	apiKeys         [][sha256.Size]byte
+	ready           func() bool
+	realm           string
+
+	log   *slog.Logger
+	clock clock.Clock
+
+	main  *http.ServeMux
+	admin *http.ServeMux
+}
+
+// New validates cfg and builds a Service. It does no I/O.
+func New(cfg Config, opts ...Option) (*Service, error) {
+	s := &Service{
+		strategies:    make(map[string]strategy.Strategy, len(cfg.Strategies)),
+		allowOverride: cfg.AllowStrategyOverride,
+		maxBody:       cfg.MaxBodyBytes,
+		ready:         cfg.Ready,
+		realm:         cfg.Realm,
+		log:           slog.New(slog.DiscardHandler),
+		clock:         clock.Real,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if len(cfg.Strategies) == 0 {
+		return nil, errors.New("validator: no strategies")
+	}
+	for name, st := range cfg.Strategies {
+		if name == "" || st == nil {
+			return nil, fmt.Errorf("validator: strategy %q is empty or nil", name)
+		}
+		s.strategies[name] = st
+	}
+	s.defaultStrategy = cfg.DefaultStrategy
+	if s.defaultStrategy == "" && len(cfg.Strategies) == 1 {
+		for name := range cfg.Strategies {
+			s.defaultStrategy = name
+		}
+	}
+	if _, ok := s.strategies[s.defaultStrategy]; !ok {
+		return nil, fmt.Errorf("validator: default strategy %q is not one of the strategies %v", s.defaultStrategy, sortedKeys(s.strategies))
+	}
+	switch {
+	case s.maxBody < 0:
+		return nil, fmt.Errorf("validator: max body bytes %d is negative", s.maxBody)
+	case s.maxBody == 0:
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	for i, k := range cfg.APIKeys {
+		if len(k) == 0 {
+			return nil, fmt.Errorf("validator: API key %d is empty", i)
+		}
+		s.apiKeys = append(s.apiKeys, sha256.Sum256(k))
+	}
+	seen := map[string]bool{}
+	for _, c := range cfg.ExposeClaims {
+		if c == "" {
+			return nil, errors.New("validator: empty claim name in expose claims")
+		}
+		if !seen[c] {
+			seen[c] = true
+			s.expose = append(s.expose, c)
+		}
+	}
+	if s.realm == "" {
+		s.realm = DefaultRealm
+	}
+	for i := 0; i < len(s.realm); i++ {
+		if c := s.realm[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return nil, fmt.Errorf("validator: realm %q must be printable ASCII without quotes or backslashes", s.realm)
+		}
+	}
+
+	s.main = http.NewServeMux()
+	s.main.HandleFunc("/v1/validate", s.handleValidate)
+	s.main.HandleFunc("/healthz", s.handleHealth)
+	s.main.HandleFunc("/readyz", s.handleReady)
+	s.main.HandleFunc("/", handleNotFound)
+
+	s.admin = http.NewServeMux()
+	metrics := cfg.Metrics
+	if metrics == nil {
+		metrics = http.HandlerFunc(handleNotFound)
+	}
+	s.admin.Handle("/metrics", metrics)
+	s.admin.HandleFunc("/healthz", s.handleHealth)
+	s.admin.HandleFunc("/readyz", s.handleReady)
+	s.admin.HandleFunc("/", handleNotFound)
+	return s, nil
+}
+
+// Handler returns the main listener's handler: POST /v1/validate, GET
+// /healthz, GET /readyz.
+func (s *Service) Handler() http.Handler { return noStore(s.main) }
+
+// AdminHandler returns the admin listener's handler: /metrics, /healthz,
+// /readyz and everything registered with HandleAdmin. It must only be
+// reachable by operators: it serves revocation endpoints.
+func (s *Service) AdminHandler() http.Handler { return noStore(s.admin) }
+
+// HandleAdmin registers h for pattern (http.ServeMux syntax) on the admin
+// handler. Call it before serving. Like http.ServeMux.Handle it panics on a
+// pattern that conflicts with one already registered: a wiring bug.
+func (s *Service) HandleAdmin(pattern string, h http.Handler) { s.admin.Handle(pattern, h) }
+
+// Realm is the realm of this service's challenges, for handlers built
+// beside it (forward-auth) that call WriteError.
+func (s *Service) Realm() string { return s.realm }
+
+// noStore marks every response uncacheable before any handler runs, so
+// handlers registered later (metrics, revocation) inherit it.
+func noStore(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Service) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if !allowGet(w, r) {
+		return
+	}
+	writeJSON(w, http.StatusOK, statusBody{"ok"})
+}
+
+func (s *Service) handleReady(w http.ResponseWriter, r *http.Request) {
+	if !allowGet(w, r) {
+		return
+	}
+	if s.ready != nil && !s.ready() {
+		writeJSON(w, http.StatusServiceUnavailable, statusBody{"not ready"})
+		return
+	}
+	writeJSON(w, http.StatusOK, statusBody{"ok"})
+}
+
+type statusBody struct {
+	Status string `json:"status"`
+}
+
+func allowGet(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "invalid_request", Description: "method not allowed"})
+	return false
+}
+
+func handleNotFound(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusNotFound, errorBody{Error: "not_found"})
+}
+
+// callerAllowed checks X-API-Key against every configured key without
+// stopping early, so timing reveals neither which key matched nor how much.
+func (s *Service) callerAllowed(h http.Header) bool {
+	if len(s.apiKeys) == 0 {
+		return true
+	}
+	vals := h.Values("X-API-Key")
+	if len(vals) != 1 || vals[0] == "" {
+		return false
+	}
+	got := sha256.Sum256([]byte(vals[0]))
+	ok := 0
+	for i := range s.apiKeys {
+		ok |= subtle.ConstantTimeCompare(got[:], s.apiKeys[i][:])
+	}
+	return ok == 1
+}
+
+func sortedKeys(m map[string]strategy.Strategy) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
