@@ -1,0 +1,239 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/tokenwarden/tokenwarden/idpsim"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// syncBuffer is an io.Writer safe for the dev command's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var curlRe = regexp.MustCompile(`^curl -s -X POST -H '([^']+)' (\S+)$`)
+
+// TestDev runs `tokenwarden dev` as `make run` does (on free ports), then
+// replays the printed curl line: it must get 200 with active true.
+func TestDev(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- runDev(ctx, devAddrs{addr: "127.0.0.1:0", admin: "127.0.0.1:0", idp: "127.0.0.1:0"}, out)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev returned %v", err)
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "curl -s %s/metrics") && !strings.Contains(out.String(), "/metrics |") {
+		if time.Now().After(deadline) {
+			t.Fatalf("dev printed no instructions: %q", out.String())
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("dev exited early: %v", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	vars := map[string]string{}
+	var curl string
+	sc := bufio.NewScanner(strings.NewReader(out.String()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if k, v, ok := strings.Cut(line, "="); ok && regexp.MustCompile(`^[A-Z_]+$`).MatchString(k) {
+			vars[k] = v
+		}
+		if curl == "" && curlRe.MatchString(line) {
+			curl = line
+		}
+	}
+	for _, k := range []string{"ISSUER", "VALIDATE_URL", "ADMIN_URL", "TOKEN"} {
+		if vars[k] == "" {
+			t.Fatalf("dev did not print %s: %q", k, out.String())
+		}
+	}
+	m := curlRe.FindStringSubmatch(curl)
+	if m == nil {
+		t.Fatalf("no curl line in %q", out.String())
+	}
+	if !strings.Contains(m[1], vars["TOKEN"]) || m[2] != vars["VALIDATE_URL"] {
+		t.Fatalf("curl line does not validate TOKEN at VALIDATE_URL: %q", curl)
+	}
+	name, value, _ := strings.Cut(m[1], ": ")
+	req, _ := http.NewRequest(http.MethodPost, m[2], nil)
+	req.Header.Set(name, value)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("printed curl got %d: %s", resp.StatusCode, body)
+	}
+	var got struct {
+		Active   bool   `json:"active"`
+		ClientID string `json:"client_id"`
+		Iss      string `json:"iss"`
+	}
+	if err := json.Unmarshal(body, &got); err != nil || !got.Active || got.ClientID != "demo" || got.Iss != vars["ISSUER"] {
+		t.Fatalf("unexpected body %s (%v)", body, err)
+	}
+	// The admin listener serves metrics with the decision just made.
+	resp, err = http.Get(vars["ADMIN_URL"] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(metrics, []byte(`tokenwarden_decisions_total{decided_by="local",outcome="accepted",strategy="local"} 1`)) {
+		t.Fatalf("decision not counted:\n%s", metrics)
+	}
+}
+
+func writeConfig(t *testing.T, issuer string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "tw.yaml")
+	cfg := `
+issuers:
+  - name: dev
+    issuer: ` + issuer + `
+    authorized_parties: [demo]
+    jwks: {timeout: 1s}
+strategies:
+  local: {type: local}
+default_strategy: local
+`
+	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runCLI(ctx context.Context, args ...string) (string, int) {
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(io.Discard)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	var ee *exitError
+	switch {
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &ee):
+		return out.String(), ee.code
+	default:
+		return out.String() + err.Error(), 2
+	}
+}
+
+// TestCheck: exit 0 accepted, 1 rejected, 2 unavailable or usage error.
+func TestCheck(t *testing.T) {
+	idp, err := idpsim.Start(idpsim.DefaultConfig(), "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idp.Close()
+	cfg := writeConfig(t, idp.Issuer("dev"))
+	tok, err := idp.ClientCredentials("dev", "demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice, err := idp.PasswordGrant("dev", "demo", "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	out, code := runCLI(ctx, "check", "--config", cfg, tok.AccessToken)
+	var res checkOutput
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || !res.Active || res.Result.ClientID != "demo" {
+		t.Fatalf("accepted token: code %d, %s", code, out)
+	}
+	if strings.Contains(out, tok.AccessToken) {
+		t.Fatal("check echoed the token")
+	}
+
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantKind string
+		reason   string
+	}{
+		// Keycloak signs refresh tokens with HS512: refused before typ is read.
+		{"refresh token", []string{"check", "--config", cfg, alice.RefreshToken}, 1, "invalid", "alg"},
+		{"missing scope", []string{"check", "--config", cfg, "--scope", "admin", tok.AccessToken}, 1, "forbidden", "scope"},
+		{"garbage", []string{"check", "--config", cfg, "a.b.c"}, 1, "invalid", "malformed"},
+		{"no token", []string{"check", "--config", cfg, ""}, 2, "", ""},
+		{"bad config", []string{"check", "--config", filepath.Join(t.TempDir(), "missing.yaml"), tok.AccessToken}, 2, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := runCLI(ctx, tc.args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit %d, want %d: %s", code, tc.wantCode, out)
+			}
+			if tc.wantKind == "" {
+				return
+			}
+			var res checkOutput
+			if err := json.Unmarshal([]byte(out), &res); err != nil || res.Active || res.Kind != tc.wantKind || string(res.Reason) != tc.reason {
+				t.Fatalf("got %s", out)
+			}
+		})
+	}
+
+	// Stdin.
+	root := newRootCmd()
+	var buf bytes.Buffer
+	root.SetOut(&buf)
+	root.SetIn(strings.NewReader(tok.AccessToken + "\n"))
+	root.SetArgs([]string{"check", "--config", cfg, "-"})
+	if err := root.ExecuteContext(ctx); err != nil {
+		t.Fatalf("stdin: %v %s", err, buf.String())
+	}
+
+	// The IdP gone before keys were ever loaded: unavailable, exit 2, never "rejected".
+	idp.Close()
+	out, code = runCLI(ctx, "check", "--config", cfg, "--timeout", "2s", tok.AccessToken)
+	if code != 2 || !strings.Contains(out, `"kind": "unavailable"`) {
+		t.Fatalf("IdP down: exit %d: %s", code, out)
+	}
+}
