@@ -221,3 +221,14 @@ func with(m map[string]any, kv ...any) map[string]any {
 	}
 	return out
 }
+
+func indexDot(s string) int {
+	for i := range len(s) {
+		if s[i] == '.' {
+			return i
+		}
+	}
+	return len(s)
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
