@@ -66,6 +66,13 @@ type IssuerConfig struct {
 	MaxTokenBytes int
 	// Keys resolves this issuer's keys.
 	Keys KeySource
+	// Introspector asks this issuer's IdP (RFC 7662); nil disables
+	// introspection for the issuer. *introspection.Client implements it.
+	Introspector Introspector
+	// IntrospectOpaque sends tokens that are not JWTs, and pass the opaque
+	// format filter, to this issuer's introspection endpoint. At most one
+	// issuer may set it.
+	IntrospectOpaque bool
 }
 
 // DefaultMaxTokenBytes is the default size cap.
@@ -90,6 +97,7 @@ type verified struct {
 // Call Close to stop the cache's maintenance goroutine.
 type Verifier struct {
 	issuers  map[string]*issuer
+	opaque   *issuer // the issuer opaque tokens are introspected at, or nil
 	maxBytes int
 	clock    clock.Clock
 	cache    *otter.Cache[tokenhash.Key, *verified]
@@ -146,6 +154,7 @@ func NewVerifier(issuers []IssuerConfig, opts ...VerifierOption) (*Verifier, err
 		return nil, errors.New("strategy: no issuer configured")
 	}
 	v := &Verifier{issuers: map[string]*issuer{}, clock: clock.OrReal(o.clock), maxTTL: o.maxTTL, metrics: o.metrics}
+
 	for i, ic := range issuers {
 		if ic.Issuer == "" {
 			return nil, fmt.Errorf("strategy: issuers[%d]: empty issuer", i)
@@ -192,6 +201,15 @@ func NewVerifier(issuers []IssuerConfig, opts ...VerifierOption) (*Verifier, err
 		}
 		is.fingerprint = policyFingerprint(&is.IssuerConfig)
 		v.issuers[ic.Issuer] = is
+		if ic.IntrospectOpaque {
+			if ic.Introspector == nil {
+				return nil, fmt.Errorf("strategy: issuers[%d]: introspect_opaque needs an introspector", i)
+			}
+			if v.opaque != nil {
+				return nil, fmt.Errorf("strategy: issuers[%d]: only one issuer may introspect opaque tokens", i)
+			}
+			v.opaque = is
+		}
 		v.maxBytes = max(v.maxBytes, ic.MaxTokenBytes)
 	}
 	if o.cacheSize > 0 {
@@ -502,8 +520,8 @@ func (v *Verifier) checkTimes(c *Claims, is *issuer) *Error {
 	return nil
 }
 
-// checkPolicy applies the time-independent claim rules of the issuer.
-func checkPolicy(c *Claims, h *header, is *issuer) *Error {
+// checkAudience applies the issuer's audience and authorized-party rules.
+func checkAudience(c *Claims, is *issuer) *Error {
 	if len(is.Audiences) > 0 {
 		ok := false
 		for _, a := range c.Audience {
@@ -518,6 +536,14 @@ func checkPolicy(c *Claims, h *header, is *issuer) *Error {
 	}
 	if len(is.AuthorizedParties) > 0 && !contains(is.AuthorizedParties, c.ClientID) {
 		return invalid(ReasonAZP, "authorized party not allowed", nil)
+	}
+	return nil
+}
+
+// checkPolicy applies the time-independent claim rules of the issuer.
+func checkPolicy(c *Claims, h *header, is *issuer) *Error {
+	if err := checkAudience(c, is); err != nil {
+		return err
 	}
 	if nonAccessTypes[strings.ToLower(c.Type)] {
 		return invalid(ReasonType, "not an access token", nil)

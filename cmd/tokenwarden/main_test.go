@@ -114,6 +114,18 @@ func TestDev(t *testing.T) {
 	if err := json.Unmarshal(body, &got); err != nil || !got.Active || got.ClientID != "demo" || got.Iss != vars["ISSUER"] {
 		t.Fatalf("unexpected body %s (%v)", body, err)
 	}
+	// The same token judged by the IdP (strategy override is on in dev).
+	req, _ = http.NewRequest(http.MethodPost, vars["VALIDATE_URL"], strings.NewReader(`{"token":"`+vars["TOKEN"]+`","strategy":"introspection"}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(body, []byte(`"decided_by":"introspection"`)) {
+		t.Fatalf("introspection strategy: %d %s", resp.StatusCode, body)
+	}
 	// The admin listener serves metrics with the decision just made.
 	resp, err = http.Get(vars["ADMIN_URL"] + "/metrics")
 	if err != nil {

@@ -2,17 +2,22 @@ package main
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/config"
+	"github.com/tokenwarden/tokenwarden/introspection"
 	"github.com/tokenwarden/tokenwarden/jwks"
 	"github.com/tokenwarden/tokenwarden/strategy"
 	"github.com/tokenwarden/tokenwarden/validator"
@@ -22,13 +27,16 @@ import (
 // Verifier (and its verified-claims cache), and the named strategies built
 // on them once.
 type app struct {
-	cfg        *config.Config
-	registry   *prometheus.Registry
-	resolvers  []*jwks.Resolver
-	verifier   *strategy.Verifier
-	strategies map[string]strategy.Strategy
-	service    *validator.Service
-	log        *slog.Logger
+	cfg       *config.Config
+	registry  *prometheus.Registry
+	resolvers []*jwks.Resolver
+	// introspectors: one RFC 7662 client (cache, coalescing, breaker) per
+	// issuer with introspection enabled, shared by every strategy.
+	introspectors []*introspection.Client
+	verifier      *strategy.Verifier
+	strategies    map[string]strategy.Strategy
+	service       *validator.Service
+	log           *slog.Logger
 }
 
 func newLogger(c config.Log) *slog.Logger {
@@ -46,6 +54,7 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 	a := &app{cfg: cfg, registry: prometheus.NewRegistry(), log: log, strategies: map[string]strategy.Strategy{}}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	jm := jwks.NewMetrics(a.registry)
+	im := introspection.NewMetrics(a.registry)
 	sm := strategy.NewMetrics(a.registry)
 	var issuers []strategy.IssuerConfig
 	for _, is := range cfg.Issuers {
@@ -66,6 +75,16 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 			return nil, fmt.Errorf("issuer %s: %w", is.Name, err)
 		}
 		a.resolvers = append(a.resolvers, r)
+		var intro strategy.Introspector
+		if is.Introspection.Enabled {
+			c, err := newIntrospectionClient(is, r, im, log, clk)
+			if err != nil {
+				a.close()
+				return nil, fmt.Errorf("issuers %s: introspection: %w", is.Name, err)
+			}
+			a.introspectors = append(a.introspectors, c)
+			intro = c
+		}
 		issuers = append(issuers, strategy.IssuerConfig{
 			Name:              is.Name,
 			Issuer:            is.Issuer,
@@ -76,10 +95,13 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 			ClockSkew:         is.ClockSkew,
 			MaxTokenBytes:     is.MaxTokenBytes,
 			Keys:              r,
+			Introspector:      intro,
+			IntrospectOpaque:  is.Introspection.IntrospectOpaque,
 		})
 	}
 	v, err := strategy.NewVerifier(issuers, strategy.WithClock(clk), strategy.WithMetrics(sm))
 	if err != nil {
+		a.close()
 		return nil, err
 	}
 	a.verifier = v
@@ -88,9 +110,13 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 		switch sc.Type {
 		case "local":
 			s = strategy.NewLocal(name, v)
+		case "introspection":
+			s = strategy.NewIntrospect(name, v, strategy.IntrospectConfig{
+				StandardMaxAge: sc.StandardMaxAge, SensitiveMaxAge: sc.SensitiveMaxAge,
+			})
 		default:
-			v.Close()
-			return nil, fmt.Errorf("strategies.%s.type: %q is not available in this build (local only)", name, sc.Type)
+			a.close()
+			return nil, fmt.Errorf("strategies.%s.type: %q is not available in this build (local, introspection)", name, sc.Type)
 		}
 		a.strategies[name] = strategy.Instrument(name, s, sm)
 	}
@@ -98,7 +124,7 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 	if cfg.Server.APIKeys.IsSet() {
 		lines, err := cfg.Server.APIKeys.ReadLines()
 		if err != nil {
-			v.Close()
+			a.close()
 			return nil, fmt.Errorf("server.api_keys: %w", err)
 		}
 		for _, l := range lines {
@@ -118,7 +144,7 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 		Metrics:               promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
 	}, validator.WithLogger(log), validator.WithClock(clk))
 	if err != nil {
-		v.Close()
+		a.close()
 		return nil, err
 	}
 	a.service = svc
@@ -147,7 +173,89 @@ func (a *app) close() {
 	for _, r := range a.resolvers {
 		r.Close()
 	}
-	a.verifier.Close()
+	for _, c := range a.introspectors {
+		c.Close()
+	}
+	if a.verifier != nil {
+		a.verifier.Close()
+	}
+}
+
+// newIntrospectionClient builds the issuer's one RFC 7662 client, shared by
+// every named strategy. The endpoint comes from the configuration or, lazily,
+// from the issuer's discovery document.
+func newIntrospectionClient(is config.Issuer, r *jwks.Resolver, m *introspection.Metrics, log *slog.Logger, clk clock.Clock) (*introspection.Client, error) {
+	ic := is.Introspection
+	cfg := introspection.Config{
+		Name: is.Name, Endpoint: ic.Endpoint, AuthMethod: ic.AuthMethod, ClientID: ic.ClientID,
+		Headers: ic.Headers, Timeout: ic.Timeout, MaxConcurrent: ic.MaxConcurrent,
+		RatePerSecond: ic.RatePerSecond, Burst: ic.Burst, MaxBodyBytes: ic.MaxBodyBytes,
+		CacheMaxEntries: ic.Cache.MaxEntries, CacheMaxTTL: ic.Cache.MaxTTL, NegativeTTL: ic.Cache.NegativeTTL,
+		BreakerFailures: ic.Breaker.FailureThreshold, BreakerOpenTimeout: ic.Breaker.OpenTimeout,
+		PrivateKeyAlg: ic.PrivateKeyAlg, Audience: is.Issuer,
+	}
+	if ic.ClientSecret.IsSet() {
+		b, err := ic.ClientSecret.Read()
+		if err != nil {
+			return nil, fmt.Errorf("client_secret: %w", err)
+		}
+		cfg.ClientSecret = b
+	}
+	if ic.PrivateKey.IsSet() {
+		b, err := ic.PrivateKey.Read()
+		if err != nil {
+			return nil, fmt.Errorf("private_key: %w", err)
+		}
+		k, kid, err := parsePrivateKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("private_key: %w", err)
+		}
+		cfg.PrivateKey, cfg.PrivateKeyID = k, kid
+	}
+	opts := []introspection.Option{introspection.WithMetrics(m), introspection.WithLogger(log), introspection.WithClock(clk)}
+	if cfg.Endpoint == "" {
+		opts = append(opts, introspection.WithEndpointFunc(func(ctx context.Context) (string, error) {
+			md, err := r.Metadata(ctx)
+			if err != nil {
+				return "", err
+			}
+			if md.IntrospectionEndpoint == "" {
+				return "", fmt.Errorf("the discovery document names no introspection_endpoint")
+			}
+			return md.IntrospectionEndpoint, nil
+		}))
+	}
+	return introspection.New(cfg, opts...)
+}
+
+// parsePrivateKey reads a PEM (PKCS#8, PKCS#1 or SEC 1) or JWK private key.
+func parsePrivateKey(b []byte) (crypto.Signer, string, error) {
+	if k, err := jwk.ParseKey(b); err == nil {
+		var raw any
+		if err := k.Raw(&raw); err != nil {
+			return nil, "", err
+		}
+		if s, ok := raw.(crypto.Signer); ok {
+			return s, k.KeyID(), nil
+		}
+		return nil, "", fmt.Errorf("JWK is not a private signing key")
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, "", fmt.Errorf("neither PEM nor JWK")
+	}
+	if k, err := x509.ParsePKCS8PrivateKey(blk.Bytes); err == nil {
+		if s, ok := k.(crypto.Signer); ok {
+			return s, "", nil
+		}
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(blk.Bytes); err == nil {
+		return k, "", nil
+	}
+	if k, err := x509.ParseECPrivateKey(blk.Bytes); err == nil {
+		return k, "", nil
+	}
+	return nil, "", fmt.Errorf("unsupported PEM private key")
 }
 
 func serverConfig(s config.Server) validator.ServerConfig {
