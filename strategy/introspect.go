@@ -1,6 +1,7 @@
 package strategy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -193,6 +194,9 @@ func (v *Verifier) checkAnswer(a *introspection.Answer, is *issuer) (*Claims, *E
 
 // rawString reads one string member of a JSON object, "" when absent or not a string.
 func rawString(raw []byte, name string) string {
+	if !bytes.Contains(raw, []byte(`"`+name+`"`)) {
+		return "" // the common case, without decoding the whole answer
+	}
 	var m map[string]any
 	if len(raw) == 0 || strictUnmarshal(raw, &m) != nil {
 		return ""

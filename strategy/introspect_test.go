@@ -22,7 +22,7 @@ type kciFixture struct {
 }
 
 // newKCI builds the Introspect strategy against idpsim with the demo client.
-func newKCI(t *testing.T, secret string, mod func(*strategy.IssuerConfig)) *kciFixture {
+func newKCI(t testing.TB, secret string, mod func(*strategy.IssuerConfig)) *kciFixture {
 	t.Helper()
 	clk := clock.NewManual(time.Now().Truncate(time.Second))
 	idp, err := idpsim.Start(idpsim.DefaultConfig(), "127.0.0.1:0", idpsim.WithClock(clk))
