@@ -9,7 +9,9 @@ package metricnames
 // wrapper, so that nested strategies are never counted twice.
 const (
 	// DecisionsTotal counts decisions. Labels: strategy, outcome
-	// (accepted|invalid|inactive|forbidden|unavailable|not_applicable), decided_by.
+	// (accepted|degraded|invalid|inactive|forbidden|unavailable|not_applicable),
+	// decided_by. "degraded" (added with the tiered strategy): accepted on
+	// local evidence because the IdP could not be asked (on_unavailable: local).
 	DecisionsTotal = "tokenwarden_decisions_total"
 	// RejectionsTotal counts refusals by reason code. Labels: strategy, reason.
 	RejectionsTotal = "tokenwarden_rejections_total"
@@ -43,6 +45,11 @@ const (
 const (
 	RevocationEventsTotal = "tokenwarden_revocation_events_total" // source, action
 	RevocationEntries     = "tokenwarden_revocation_entries"
+	// RevocationDroppedTotal counts events not kept: watch entries evicted
+	// to make room, and events refused because the store is full of deny
+	// entries (never silent). Labels: action, cause (evicted|full). Added
+	// with the revocation store: the contract needs an alert for a full store.
+	RevocationDroppedTotal = "tokenwarden_revocation_dropped_total"
 )
 
 // All lists every family above.
@@ -52,5 +59,5 @@ var All = []string{
 	IntrospectionRequestsTotal, IntrospectionRequestDuration, IntrospectionCacheRequestsTotal,
 	IntrospectionCoalescedTotal, IntrospectionBreakerOpen,
 	JWKSFetchesTotal, JWKSLastSuccess,
-	RevocationEventsTotal, RevocationEntries,
+	RevocationEventsTotal, RevocationEntries, RevocationDroppedTotal,
 }
