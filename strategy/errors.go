@@ -77,6 +77,9 @@ type Error struct {
 	RetryAfter time.Duration
 	// DecidedBy says whose evidence refused the token (empty: local checks).
 	DecidedBy DecidedBy
+	// Triggers lists the rules that made a strategy ask the IdP before it
+	// refused (counted in tokenwarden_introspection_triggers_total).
+	Triggers []Trigger
 	// Err is the underlying cause, for logs; it may be nil. It never
 	// contains the token.
 	Err error

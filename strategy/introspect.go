@@ -3,6 +3,7 @@ package strategy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -44,57 +45,91 @@ func opaqueShapeOK(tok string, maxBytes int) bool {
 // iss, for routing a token to its IdP. Nothing read here is trusted: the
 // IdP (or the local pipeline) judges the token.
 func (v *Verifier) peekIssuer(token string) (*issuer, *Error) {
+	is, _, err := v.peek(token)
+	return is, err
+}
+
+// peek decodes an unverified JWS payload: its issuer for routing, and the
+// facts revocation entries are keyed by. Unverified facts may only refuse
+// (a forged sid can get a token denied, never accepted).
+func (v *Verifier) peek(token string) (*issuer, *Claims, *Error) {
 	d1 := strings.IndexByte(token, '.')
 	d2 := strings.LastIndexByte(token, '.')
 	if d1 < 0 || d2 == d1 {
-		return nil, invalid(ReasonMalformed, "not a compact JWS", nil)
+		return nil, nil, invalid(ReasonMalformed, "not a compact JWS", nil)
 	}
 	pb, err := b64.DecodeString(token[d1+1 : d2])
 	if err != nil {
-		return nil, invalid(ReasonMalformed, "payload is not base64url", nil)
+		return nil, nil, invalid(ReasonMalformed, "payload is not base64url", nil)
 	}
 	var w struct {
-		Iss string `json:"iss"`
+		Iss      string          `json:"iss"`
+		Sub      string          `json:"sub"`
+		Sid      string          `json:"sid"`
+		Jti      string          `json:"jti"`
+		Azp      string          `json:"azp"`
+		ClientID string          `json:"client_id"`
+		Iat      json.RawMessage `json:"iat"`
 	}
 	if err := strictUnmarshal(pb, &w); err != nil {
-		return nil, invalid(ReasonClaims, "claims are not a well-typed JSON object", nil)
+		return nil, nil, invalid(ReasonClaims, "claims are not a well-typed JSON object", nil)
 	}
 	is, ok := v.issuers[w.Iss]
 	if !ok {
-		return nil, invalid(ReasonIssuer, "issuer not trusted", nil)
+		return nil, nil, invalid(ReasonIssuer, "issuer not trusted", nil)
 	}
-	return is, nil
+	c := &Claims{Issuer: w.Iss, Subject: w.Sub, SessionID: w.Sid, TokenID: w.Jti, ClientID: w.Azp}
+	if c.ClientID == "" {
+		c.ClientID = w.ClientID
+	}
+	c.IssuedAt, _ = parseNumericDate(w.Iat)
+	return is, c, nil
+}
+
+// peekFacts returns the unverified revocation facts of a JWS, or nil.
+func (v *Verifier) peekFacts(token string) *Claims {
+	_, c, err := v.peek(token)
+	if err != nil {
+		return nil
+	}
+	return c
 }
 
 // routeIntrospection picks the issuer whose IdP judges token: by iss for a
 // JWS, the opaque issuer for anything else. Garbage is refused with no call.
 func (v *Verifier) routeIntrospection(token string) (is *issuer, opaque bool, err *Error) {
+	is, opaque, _, err = v.route(token)
+	return is, opaque, err
+}
+
+// route is routeIntrospection that also returns the unverified facts of a JWS.
+func (v *Verifier) route(token string) (is *issuer, opaque bool, peeked *Claims, err *Error) {
 	if len(token) == 0 {
-		return nil, false, &Error{Kind: ErrInvalid, Reason: ReasonMissing, Detail: "no token"}
+		return nil, false, nil, &Error{Kind: ErrInvalid, Reason: ReasonMissing, Detail: "no token"}
 	}
 	if len(token) > v.maxBytes {
-		return nil, false, invalid(ReasonTooLarge, "token exceeds the size limit", nil)
+		return nil, false, nil, invalid(ReasonTooLarge, "token exceeds the size limit", nil)
 	}
 	if !IsJWS(token) {
 		if v.opaque == nil {
-			return nil, true, invalid(ReasonOpaque, "opaque tokens are not accepted", nil)
+			return nil, true, nil, invalid(ReasonOpaque, "opaque tokens are not accepted", nil)
 		}
 		if !opaqueShapeOK(token, v.opaque.MaxTokenBytes) {
-			return nil, true, invalid(ReasonMalformed, "not a well-formed token", nil)
+			return nil, true, nil, invalid(ReasonMalformed, "not a well-formed token", nil)
 		}
-		return v.opaque, true, nil
+		return v.opaque, true, nil, nil
 	}
-	is, err = v.peekIssuer(token)
+	is, peeked, err = v.peek(token)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	if len(token) > is.MaxTokenBytes {
-		return nil, false, invalid(ReasonTooLarge, "token exceeds the size limit", nil)
+		return nil, false, nil, invalid(ReasonTooLarge, "token exceeds the size limit", nil)
 	}
 	if is.Introspector == nil {
-		return nil, false, &Error{Kind: ErrNotApplicable, Reason: ReasonIssuer, Detail: "introspection is not enabled for this issuer"}
+		return nil, false, nil, &Error{Kind: ErrNotApplicable, Reason: ReasonIssuer, Detail: "introspection is not enabled for this issuer"}
 	}
-	return is, false, nil
+	return is, false, peeked, nil
 }
 
 // introspectionError translates the introspection client's errors: the one
@@ -233,9 +268,16 @@ func NewIntrospect(name string, v *Verifier, cfg IntrospectConfig) *Introspect {
 
 // Validate asks the IdP about req.Token.
 func (s *Introspect) Validate(ctx context.Context, req Request) (*Result, error) {
-	is, opaque, rerr := s.v.routeIntrospection(req.Token)
+	is, opaque, peeked, rerr := s.v.route(req.Token)
 	if rerr != nil {
 		return nil, rerr
+	}
+	if peeked != nil {
+		// What the IdP told us already (logout, not-before): refuse with
+		// no call.
+		if err := s.v.denied(peeked); err != nil {
+			return nil, err
+		}
 	}
 	maxAge := s.cfg.StandardMaxAge
 	if req.Sensitive {
@@ -243,6 +285,13 @@ func (s *Introspect) Validate(ctx context.Context, req Request) (*Result, error)
 	}
 	c, a, err := s.v.Introspect(ctx, is, req.Token, maxAge)
 	if err != nil {
+		if opaque {
+			err.Triggers = []Trigger{TriggerOpaque}
+		}
+		return nil, err
+	}
+	// A warm cache must not outlive a logout we were told about.
+	if err := s.v.denied(c); err != nil {
 		return nil, err
 	}
 	if err := Authorize(c, &req); err != nil {

@@ -91,10 +91,20 @@ func (i *instrumented) Validate(ctx context.Context, req Request) (*Result, erro
 		for _, t := range res.Triggers {
 			i.m.triggers.WithLabelValues(string(t)).Inc()
 		}
-	} else if e, ok := err.(*Error); ok && e.DecidedBy != "" {
-		by = e.DecidedBy
+	} else if e, ok := err.(*Error); ok {
+		if e.DecidedBy != "" {
+			by = e.DecidedBy
+		}
+		for _, t := range e.Triggers {
+			i.m.triggers.WithLabelValues(string(t)).Inc()
+		}
 	}
-	i.m.decisions.WithLabelValues(i.name, Outcome(err), string(by)).Inc()
+	outcome := Outcome(err)
+	if res != nil && res.Degraded {
+		// Accepted on local evidence because the IdP could not be asked.
+		outcome = "degraded"
+	}
+	i.m.decisions.WithLabelValues(i.name, outcome, string(by)).Inc()
 	i.m.duration.WithLabelValues(i.name, string(by)).Observe(elapsed)
 	if err != nil {
 		r := ReasonOf(err)
@@ -104,4 +114,14 @@ func (i *instrumented) Validate(ctx context.Context, req Request) (*Result, erro
 		i.m.rejections.WithLabelValues(i.name, string(r)).Inc()
 	}
 	return res, err
+}
+
+// TriggerCounter returns the trigger counter for tr (tests, dashboards).
+func (m *Metrics) TriggerCounter(tr Trigger) prometheus.Counter {
+	return m.triggers.WithLabelValues(string(tr))
+}
+
+// DecisionCounter returns the decision counter for the labels (tests).
+func (m *Metrics) DecisionCounter(strategy, outcome, decidedBy string) prometheus.Counter {
+	return m.decisions.WithLabelValues(strategy, outcome, decidedBy)
 }

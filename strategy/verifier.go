@@ -21,6 +21,7 @@ import (
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/tokenhash"
 	"github.com/tokenwarden/tokenwarden/jwks"
+	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
 // Profile names the access-token format an issuer emits, which decides the
@@ -103,6 +104,7 @@ type Verifier struct {
 	cache    *otter.Cache[tokenhash.Key, *verified]
 	maxTTL   time.Duration
 	metrics  *Metrics
+	revoked  RevocationStore
 }
 
 // VerifierOption configures a Verifier.
@@ -113,6 +115,22 @@ type verifierOptions struct {
 	cacheSize int
 	maxTTL    time.Duration
 	metrics   *Metrics
+	revoked   RevocationStore
+}
+
+// RevocationStore is what strategies need from package revocation: an O(1)
+// lookup on every decision (cache hits included) and a way to record what
+// the IdP taught us. *revocation.Memory implements it.
+type RevocationStore interface {
+	Check(t revocation.TokenFacts) revocation.Verdict
+	Add(ctx context.Context, e revocation.Event) error
+}
+
+// WithRevocation makes every decision consult store: denied tokens are
+// refused with no IdP call, watched tokens are reported to the tiered
+// strategy, and inactive answers about locally valid tokens are learned.
+func WithRevocation(store RevocationStore) VerifierOption {
+	return func(o *verifierOptions) { o.revoked = store }
 }
 
 // WithClock sets the clock all time rules read (default: wall clock).
@@ -153,7 +171,7 @@ func NewVerifier(issuers []IssuerConfig, opts ...VerifierOption) (*Verifier, err
 	if len(issuers) == 0 {
 		return nil, errors.New("strategy: no issuer configured")
 	}
-	v := &Verifier{issuers: map[string]*issuer{}, clock: clock.OrReal(o.clock), maxTTL: o.maxTTL, metrics: o.metrics}
+	v := &Verifier{issuers: map[string]*issuer{}, clock: clock.OrReal(o.clock), maxTTL: o.maxTTL, metrics: o.metrics, revoked: o.revoked}
 
 	for i, ic := range issuers {
 		if ic.Issuer == "" {
@@ -279,14 +297,22 @@ func IsJWS(token string) bool { return strings.Count(token, ".") == 2 }
 var b64 = base64.RawURLEncoding.Strict()
 
 // Verify runs the local pipeline: it returns the verified claims of token,
-// or an *Error. cached reports a verified-claims cache hit. The caller
-// checks scopes and roles (Authorize) and revocation.
+// or an *Error. cached reports a verified-claims cache hit. Tokens a
+// revocation entry denies are refused (ErrInactive, reason revoked). The
+// caller checks scopes and roles (Authorize).
 func (v *Verifier) Verify(ctx context.Context, token string) (c *Claims, cached bool, err error) {
+	c, cached, _, err = v.verify(ctx, token)
+	return c, cached, err
+}
+
+// verify is Verify that also returns the revocation verdict (watch windows).
+func (v *Verifier) verify(ctx context.Context, token string) (*Claims, bool, revocation.Verdict, error) {
+	var none revocation.Verdict
 	if len(token) > v.maxBytes {
-		return nil, false, invalid(ReasonTooLarge, "token exceeds the size limit", nil)
+		return nil, false, none, invalid(ReasonTooLarge, "token exceeds the size limit", nil)
 	}
 	if len(token) == 0 {
-		return nil, false, &Error{Kind: ErrInvalid, Reason: ReasonMissing, Detail: "no token"}
+		return nil, false, none, &Error{Kind: ErrInvalid, Reason: ReasonMissing, Detail: "no token"}
 	}
 	var key tokenhash.Key
 	if v.cache != nil {
@@ -294,23 +320,67 @@ func (v *Verifier) Verify(ctx context.Context, token string) (c *Claims, cached 
 		if e, ok := v.cache.GetIfPresent(key); ok && e.fingerprint == e.issuer.fingerprint {
 			v.metrics.cacheLookup(true)
 			if err := v.checkTimes(e.claims, e.issuer); err != nil {
-				return nil, false, err
+				return nil, false, none, err
 			}
-			return e.claims, true, nil
+			verdict, err := v.revocation(e.claims)
+			if err != nil {
+				return nil, false, verdict, err
+			}
+			return e.claims, true, verdict, nil
 		}
 		v.metrics.cacheLookup(false)
 	}
-	c, is, err := v.verify(ctx, token)
+	c, is, err := v.verifyToken(ctx, token)
 	if err != nil {
-		return nil, false, err
+		return nil, false, none, err
 	}
 	if v.cache != nil {
 		v.cache.Set(key, &verified{claims: c, issuer: is, fingerprint: is.fingerprint})
 	}
-	return c, false, nil
+	verdict, rerr := v.revocation(c)
+	if rerr != nil {
+		return nil, false, verdict, rerr
+	}
+	return c, false, verdict, nil
 }
 
-func (v *Verifier) verify(ctx context.Context, token string) (*Claims, *issuer, error) {
+// facts are the claims revocation entries are keyed by.
+func facts(c *Claims) revocation.TokenFacts {
+	return revocation.TokenFacts{
+		Issuer: c.Issuer, Subject: c.Subject, SessionID: c.SessionID, TokenID: c.TokenID,
+		ClientID: c.ClientID, IssuedAt: c.IssuedAt,
+	}
+}
+
+// revocation consults the store: a deny refuses the token (no IdP call).
+func (v *Verifier) revocation(c *Claims) (revocation.Verdict, *Error) {
+	if v.revoked == nil {
+		return revocation.Verdict{}, nil
+	}
+	verdict := v.revoked.Check(facts(c))
+	if verdict.Denied {
+		return verdict, &Error{Kind: ErrInactive, Reason: ReasonRevoked, Detail: "token revoked (" + verdict.Reason + ")", DecidedBy: DecidedByRevocation}
+	}
+	return verdict, nil
+}
+
+// denied checks claims the IdP vouched for against the store.
+func (v *Verifier) denied(c *Claims) *Error {
+	_, err := v.revocation(c)
+	return err
+}
+
+// learnInactive records that the IdP called a locally valid token inactive:
+// its jti is denied (not its session: revoking one access token in Keycloak
+// does not end the session).
+func (v *Verifier) learnInactive(ctx context.Context, c *Claims) {
+	if v.revoked == nil || c.TokenID == "" {
+		return
+	}
+	_ = v.revoked.Add(ctx, revocation.LearnedInactive(c.Issuer, c.TokenID, v.clock.Now()))
+}
+
+func (v *Verifier) verifyToken(ctx context.Context, token string) (*Claims, *issuer, error) {
 	// Compact serialisation only: exactly three segments (RFC 7515 §7.1).
 	// Five segments is a JWE (RFC 7516 §7.1), refused rather than decrypted.
 	d1 := strings.IndexByte(token, '.')

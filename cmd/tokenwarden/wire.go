@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
@@ -19,6 +20,7 @@ import (
 	"github.com/tokenwarden/tokenwarden/internal/config"
 	"github.com/tokenwarden/tokenwarden/introspection"
 	"github.com/tokenwarden/tokenwarden/jwks"
+	"github.com/tokenwarden/tokenwarden/revocation"
 	"github.com/tokenwarden/tokenwarden/strategy"
 	"github.com/tokenwarden/tokenwarden/validator"
 )
@@ -33,10 +35,12 @@ type app struct {
 	// introspectors: one RFC 7662 client (cache, coalescing, breaker) per
 	// issuer with introspection enabled, shared by every strategy.
 	introspectors []*introspection.Client
-	verifier      *strategy.Verifier
-	strategies    map[string]strategy.Strategy
-	service       *validator.Service
-	log           *slog.Logger
+	// store holds what the IdP told us (logouts, not-before, learned).
+	store      *revocation.Memory
+	verifier   *strategy.Verifier
+	strategies map[string]strategy.Strategy
+	service    *validator.Service
+	log        *slog.Logger
 }
 
 func newLogger(c config.Log) *slog.Logger {
@@ -55,6 +59,7 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	jm := jwks.NewMetrics(a.registry)
 	im := introspection.NewMetrics(a.registry)
+	rm := revocation.NewMetrics(a.registry)
 	sm := strategy.NewMetrics(a.registry)
 	var issuers []strategy.IssuerConfig
 	for _, is := range cfg.Issuers {
@@ -99,7 +104,17 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 			IntrospectOpaque:  is.Introspection.IntrospectOpaque,
 		})
 	}
-	v, err := strategy.NewVerifier(issuers, strategy.WithClock(clk), strategy.WithMetrics(sm))
+	store, err := revocation.NewMemory(revocation.Config{
+		Window:        cfg.Revocation.Window,
+		MaxEntries:    cfg.Revocation.MaxEntries,
+		RestartWindow: cfg.Revocation.RestartWindow == nil || *cfg.Revocation.RestartWindow,
+	}, revocation.WithMetrics(rm), revocation.WithLogger(log), revocation.WithClock(clk))
+	if err != nil {
+		a.close()
+		return nil, fmt.Errorf("revocation: %w", err)
+	}
+	a.store = store
+	v, err := strategy.NewVerifier(issuers, strategy.WithClock(clk), strategy.WithMetrics(sm), strategy.WithRevocation(store))
 	if err != nil {
 		a.close()
 		return nil, err
@@ -114,9 +129,16 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 			s = strategy.NewIntrospect(name, v, strategy.IntrospectConfig{
 				StandardMaxAge: sc.StandardMaxAge, SensitiveMaxAge: sc.SensitiveMaxAge,
 			})
+		case "tiered":
+			s = strategy.NewTiered(name, v, strategy.TieredConfig{
+				SensitiveScopes: sc.SensitiveScopes, SensitiveIfTokenHas: sc.SensitiveIfTokenHas,
+				MaxLocalAge: sc.MaxLocalAge, SensitiveMaxAge: sc.SensitiveMaxAge, StandardMaxAge: sc.StandardMaxAge,
+				SampleRate: sc.SampleRate, OnUnavailable: strategy.OnUnavailable(sc.OnUnavailable),
+				IntrospectWhenKeysUnavailable: sc.IntrospectWhenKeysUnavailable,
+			})
 		default:
 			a.close()
-			return nil, fmt.Errorf("strategies.%s.type: %q is not available in this build (local, introspection)", name, sc.Type)
+			return nil, fmt.Errorf("strategies.%s.type: unknown type %q", name, sc.Type)
 		}
 		a.strategies[name] = strategy.Instrument(name, s, sm)
 	}
@@ -148,7 +170,58 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 		return nil, err
 	}
 	a.service = svc
+	if err := a.mountRevocation(cfg, log, clk); err != nil {
+		a.close()
+		return nil, err
+	}
 	return a, nil
+}
+
+// mountRevocation serves the revocation sources on the admin listener:
+// back-channel logout (when logout audiences are configured), Keycloak's
+// not-before push (when a resource is configured) and the admin API (when
+// an admin secret is configured).
+func (a *app) mountRevocation(cfg *config.Config, log *slog.Logger, clk clock.Clock) error {
+	keys := map[string]revocation.KeySource{}
+	var algs []string
+	for i, is := range cfg.Issuers {
+		keys[is.Issuer] = a.resolvers[i]
+		for _, alg := range is.Algorithms {
+			if !slices.Contains(algs, alg) {
+				algs = append(algs, alg)
+			}
+		}
+	}
+	rc := validator.RevocationConfig{Store: a.store, Logger: log, Clock: clk, MaxBodyBytes: cfg.Server.MaxBodyBytes}
+	if len(cfg.Issuers) > 0 {
+		rc.DefaultIssuer = cfg.Issuers[0].Issuer
+	}
+	if len(cfg.Revocation.LogoutAudiences) > 0 {
+		lv, err := revocation.NewLogoutValidator(revocation.LogoutConfig{
+			Issuers: keys, Algorithms: algs, Audiences: cfg.Revocation.LogoutAudiences,
+		}, revocation.WithClock(clk), revocation.WithLogger(log))
+		if err != nil {
+			return fmt.Errorf("revocation.logout_audiences: %w", err)
+		}
+		rc.Logout = lv
+	}
+	if cfg.Revocation.NotBeforeResource != "" {
+		nv, err := revocation.NewNotBeforeValidator(revocation.NotBeforeConfig{
+			Issuers: keys, Algorithms: algs, Resource: cfg.Revocation.NotBeforeResource,
+		}, revocation.WithClock(clk), revocation.WithLogger(log))
+		if err != nil {
+			return fmt.Errorf("revocation.not_before_resource: %w", err)
+		}
+		rc.NotBefore = nv
+	}
+	if cfg.Revocation.AdminSecret.IsSet() {
+		b, err := cfg.Revocation.AdminSecret.Read()
+		if err != nil {
+			return fmt.Errorf("revocation.admin_secret: %w", err)
+		}
+		rc.AdminSecret = b
+	}
+	return a.service.MountRevocation(rc)
 }
 
 // start begins background key refresh for every issuer, owned by ctx.
