@@ -41,14 +41,6 @@ func opaqueShapeOK(tok string, maxBytes int) bool {
 	return true
 }
 
-// peekIssuer returns the configured issuer named by an unverified JWS's
-// iss, for routing a token to its IdP. Nothing read here is trusted: the
-// IdP (or the local pipeline) judges the token.
-func (v *Verifier) peekIssuer(token string) (*issuer, *Error) {
-	is, _, err := v.peek(token)
-	return is, err
-}
-
 // peek decodes an unverified JWS payload: its issuer for routing, and the
 // facts revocation entries are keyed by. Unverified facts may only refuse
 // (a forged sid can get a token denied, never accepted).

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,8 +138,105 @@ func TestDev(t *testing.T) {
 	}
 	metrics, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !bytes.Contains(metrics, []byte(`tokenwarden_decisions_total{decided_by="local",outcome="accepted",strategy="local"} 1`)) {
+	if !bytes.Contains(metrics, []byte(`tokenwarden_decisions_total{decided_by="local",outcome="accepted",strategy="tiered"} 1`)) {
 		t.Fatalf("decision not counted:\n%s", metrics)
+	}
+	devWalkthrough(t, vars)
+}
+
+// postForm calls an idpsim endpoint as the demo client.
+func postForm(t *testing.T, u string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("demo", "demo-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// validate asks the dev service, returning the status and the reason.
+func validate(t *testing.T, validateURL, token, strategyName string, scopes ...string) (int, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"token": token, "strategy": strategyName, "scopes": scopes})
+	resp, err := http.Post(validateURL, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m struct {
+		Reason string `json:"reason"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m.Reason
+}
+
+// devWalkthrough is the README's walk-through, over HTTP only: a token
+// revoked at the IdP is accepted by local, refused by tiered on a sensitive
+// request and accepted on a normal one; logging alice out makes every
+// strategy refuse her token at once (back-channel logout to the admin listener).
+func devWalkthrough(t *testing.T, vars map[string]string) {
+	issuer, validateURL := vars["ISSUER"], vars["VALIDATE_URL"]
+	tokenURL := issuer + "/protocol/openid-connect/token"
+
+	code, tr := postForm(t, tokenURL, url.Values{"grant_type": {"client_credentials"}, "scope": {"payments:write"}})
+	if code != 200 {
+		t.Fatalf("mint: %d %v", code, tr)
+	}
+	pay := tr["access_token"].(string)
+	if code, _ := validate(t, validateURL, pay, "tiered", "payments:write"); code != 200 {
+		t.Fatalf("tiered before revocation: %d", code)
+	}
+	if code, _ := postForm(t, issuer+"/protocol/openid-connect/revoke", url.Values{"token": {pay}}); code != 200 {
+		t.Fatalf("revoke: %d", code)
+	}
+	for _, c := range []struct {
+		strategy string
+		scopes   []string
+		want     int
+	}{
+		{"local", nil, 200},                         // blind to the revocation
+		{"tiered", []string{"payments:write"}, 401}, // sensitive: asks the IdP
+		{"tiered", nil, 401},                        // the inactive answer was learned: refused with no call
+		{"introspection", nil, 401},
+	} {
+		if code, reason := validate(t, validateURL, pay, c.strategy, c.scopes...); code != c.want {
+			t.Fatalf("revoked token, %s %v: %d (%s), want %d", c.strategy, c.scopes, code, reason, c.want)
+		}
+	}
+
+	code, tr = postForm(t, tokenURL, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"alice"}})
+	if code != 200 {
+		t.Fatalf("alice: %d %v", code, tr)
+	}
+	alice, refresh := tr["access_token"].(string), tr["refresh_token"].(string)
+	for _, s := range []string{"local", "introspection", "tiered"} {
+		if code, reason := validate(t, validateURL, alice, s); code != 200 {
+			t.Fatalf("alice before logout, %s: %d %s", s, code, reason)
+		}
+	}
+	if code, m := postForm(t, issuer+"/protocol/openid-connect/logout", url.Values{"refresh_token": {refresh}}); code != http.StatusNoContent {
+		t.Fatalf("logout: %d %v", code, m)
+	}
+	for _, s := range []string{"local", "introspection", "tiered"} {
+		if code, reason := validate(t, validateURL, alice, s); code != 401 || reason != "revoked" {
+			t.Fatalf("alice after logout, %s: %d %s (want 401 revoked)", s, code, reason)
+		}
+	}
+
+	// The admin API needs its secret.
+	resp, err := http.Post(vars["ADMIN_URL"]+"/v1/revocations", "application/json", strings.NewReader(`{"sub":"x","action":"deny"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("admin API without secret: %d", resp.StatusCode)
 	}
 }
 
