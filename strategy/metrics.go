@@ -2,6 +2,7 @@ package strategy
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -124,4 +125,21 @@ func (m *Metrics) TriggerCounter(tr Trigger) prometheus.Counter {
 // DecisionCounter returns the decision counter for the labels (tests).
 func (m *Metrics) DecisionCounter(strategy, outcome, decidedBy string) prometheus.Counter {
 	return m.decisions.WithLabelValues(strategy, outcome, decidedBy)
+}
+
+// WithOnUnavailable forwards a route's fail-mode override to the wrapped
+// strategy (when it has a fail mode) and keeps the result instrumented
+// under the same name.
+func (i *instrumented) WithOnUnavailable(mode string) (Strategy, error) {
+	o, ok := i.next.(interface {
+		WithOnUnavailable(mode string) (Strategy, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("strategy %s has no on_unavailable policy to override", i.name)
+	}
+	s, err := o.WithOnUnavailable(mode)
+	if err != nil {
+		return nil, err
+	}
+	return &instrumented{name: i.name, next: s, m: i.m}, nil
 }

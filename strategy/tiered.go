@@ -3,6 +3,7 @@ package strategy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -277,4 +278,17 @@ func mergeIntrospected(local, idp *Claims) *Claims {
 		m.Scopes = idp.Scopes
 	}
 	return &m
+}
+
+// WithOnUnavailable returns a copy of t with another fail mode (a route's
+// override); the copy shares the Verifier and every cache. Modes:
+// "fail_closed" or "local".
+func (t *Tiered) WithOnUnavailable(mode string) (Strategy, error) {
+	m := OnUnavailable(mode)
+	if m != FailClosed && m != FailLocal {
+		return nil, fmt.Errorf("strategy: unknown on_unavailable %q (fail_closed or local)", mode)
+	}
+	c := *t
+	c.cfg.OnUnavailable = m
+	return &c, nil
 }

@@ -462,3 +462,36 @@ func TestLogoutRefusedEverywhereWithoutCalls(t *testing.T) {
 		t.Fatalf("her other session should be in a watch window: %v %+v", err, res)
 	}
 }
+
+// TestTieredOnUnavailableOverride: a route may relax or tighten the fail
+// mode; the copy shares caches and stays instrumented.
+func TestTieredOnUnavailableOverride(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, worldOpts{tiered: strategy.TieredConfig{MaxLocalAge: time.Minute}, introTimeout: 300 * time.Millisecond})
+	o, ok := w.tiered.(interface {
+		WithOnUnavailable(string) (strategy.Strategy, error)
+	})
+	if !ok {
+		t.Fatal("instrumented tiered has no WithOnUnavailable")
+	}
+	relaxed, err := o.WithOnUnavailable("local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.WithOnUnavailable("open"); err == nil {
+		t.Fatal("unknown mode accepted")
+	}
+	tok := w.cc(t, "demo")
+	w.clock.Advance(2 * time.Minute)
+	w.idp.SetFault(idpsim.EndpointIntrospect, idpsim.Fault{ErrorRate: 1, ErrorStatus: 500})
+	if _, err := w.tiered.Validate(ctx, strategy.Request{Token: tok}); !errors.Is(err, strategy.ErrUnavailable) {
+		t.Fatalf("default fail_closed: %v", err)
+	}
+	res, err := relaxed.Validate(ctx, strategy.Request{Token: tok})
+	if err != nil || !res.Degraded {
+		t.Fatalf("override local: %v %+v", err, res)
+	}
+	if got := testutil.ToFloat64(w.metrics.DecisionCounter("tiered", "degraded", "local")); got != 1 {
+		t.Fatalf("override not instrumented: %v", got)
+	}
+}
