@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync/atomic"
 
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/strategy"
@@ -72,14 +73,12 @@ func WithClock(c clock.Clock) Option {
 // registers on the admin handler. Safe for concurrent use once built;
 // HandleAdmin must be called before the admin handler serves.
 type Service struct {
-	strategies      map[string]strategy.Strategy
-	defaultStrategy string
-	allowOverride   bool
-	expose          []string
-	maxBody         int64
-	apiKeys         [][sha256.Size]byte
-	ready           func() bool
-	realm           string
+	// pol is the reloadable part: swapped whole by Update, read once per request.
+	pol     atomic.Pointer[policy]
+	maxBody int64
+	apiKeys [][sha256.Size]byte
+	ready   func() bool
+	realm   string
 
 	log   *slog.Logger
 	clock clock.Clock
@@ -88,19 +87,20 @@ type Service struct {
 	admin *http.ServeMux
 }
 
-// New validates cfg and builds a Service. It does no I/O.
-func New(cfg Config, opts ...Option) (*Service, error) {
-	s := &Service{
+// policy is what a reload may change: the strategies and how requests
+// reach them. Immutable once published.
+type policy struct {
+	strategies      map[string]strategy.Strategy
+	defaultStrategy string
+	allowOverride   bool
+	expose          []string
+}
+
+// newPolicy validates the reloadable part of cfg.
+func newPolicy(cfg *Config) (*policy, error) {
+	p := &policy{
 		strategies:    make(map[string]strategy.Strategy, len(cfg.Strategies)),
 		allowOverride: cfg.AllowStrategyOverride,
-		maxBody:       cfg.MaxBodyBytes,
-		ready:         cfg.Ready,
-		realm:         cfg.Realm,
-		log:           slog.New(slog.DiscardHandler),
-		clock:         clock.Real,
-	}
-	for _, o := range opts {
-		o(s)
 	}
 	if len(cfg.Strategies) == 0 {
 		return nil, errors.New("validator: no strategies")
@@ -109,17 +109,60 @@ func New(cfg Config, opts ...Option) (*Service, error) {
 		if name == "" || st == nil {
 			return nil, fmt.Errorf("validator: strategy %q is empty or nil", name)
 		}
-		s.strategies[name] = st
+		p.strategies[name] = st
 	}
-	s.defaultStrategy = cfg.DefaultStrategy
-	if s.defaultStrategy == "" && len(cfg.Strategies) == 1 {
+	p.defaultStrategy = cfg.DefaultStrategy
+	if p.defaultStrategy == "" && len(cfg.Strategies) == 1 {
 		for name := range cfg.Strategies {
-			s.defaultStrategy = name
+			p.defaultStrategy = name
 		}
 	}
-	if _, ok := s.strategies[s.defaultStrategy]; !ok {
-		return nil, fmt.Errorf("validator: default strategy %q is not one of the strategies %v", s.defaultStrategy, sortedKeys(s.strategies))
+	if _, ok := p.strategies[p.defaultStrategy]; !ok {
+		return nil, fmt.Errorf("validator: default strategy %q is not one of the strategies %v", p.defaultStrategy, sortedKeys(p.strategies))
 	}
+	seen := map[string]bool{}
+	for _, c := range cfg.ExposeClaims {
+		if c == "" {
+			return nil, errors.New("validator: empty claim name in expose claims")
+		}
+		if !seen[c] {
+			seen[c] = true
+			p.expose = append(p.expose, c)
+		}
+	}
+	return p, nil
+}
+
+// Update swaps the reloadable policy — Strategies, DefaultStrategy,
+// AllowStrategyOverride and ExposeClaims of cfg; other fields are ignored —
+// without dropping requests in flight: each request uses the policy it
+// started with. On error the current policy stays.
+func (s *Service) Update(cfg Config) error {
+	p, err := newPolicy(&cfg)
+	if err != nil {
+		return err
+	}
+	s.pol.Store(p)
+	return nil
+}
+
+// New validates cfg and builds a Service. It does no I/O.
+func New(cfg Config, opts ...Option) (*Service, error) {
+	s := &Service{
+		maxBody: cfg.MaxBodyBytes,
+		ready:   cfg.Ready,
+		realm:   cfg.Realm,
+		log:     slog.New(slog.DiscardHandler),
+		clock:   clock.Real,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	p, err := newPolicy(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.pol.Store(p)
 	switch {
 	case s.maxBody < 0:
 		return nil, fmt.Errorf("validator: max body bytes %d is negative", s.maxBody)
@@ -131,16 +174,6 @@ func New(cfg Config, opts ...Option) (*Service, error) {
 			return nil, fmt.Errorf("validator: API key %d is empty", i)
 		}
 		s.apiKeys = append(s.apiKeys, sha256.Sum256(k))
-	}
-	seen := map[string]bool{}
-	for _, c := range cfg.ExposeClaims {
-		if c == "" {
-			return nil, errors.New("validator: empty claim name in expose claims")
-		}
-		if !seen[c] {
-			seen[c] = true
-			s.expose = append(s.expose, c)
-		}
 	}
 	if s.realm == "" {
 		s.realm = DefaultRealm
@@ -177,6 +210,10 @@ func (s *Service) Handler() http.Handler { return noStore(s.main) }
 // /readyz and everything registered with HandleAdmin. It must only be
 // reachable by operators: it serves revocation endpoints.
 func (s *Service) AdminHandler() http.Handler { return noStore(s.admin) }
+
+// HandleMain registers h for pattern on the main handler (forward-auth's
+// /v1/auth). Call it before serving; it panics on a conflicting pattern.
+func (s *Service) HandleMain(pattern string, h http.Handler) { s.main.Handle(pattern, h) }
 
 // HandleAdmin registers h for pattern (http.ServeMux syntax) on the admin
 // handler. Call it before serving. Like http.ServeMux.Handle it panics on a

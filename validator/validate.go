@@ -66,12 +66,14 @@ func (s *Service) handleValidate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	name, req, err := s.parse(w, r)
+	// One policy for the whole request, even if a reload swaps it meanwhile.
+	p := s.pol.Load()
+	name, req, err := s.parse(w, r, p)
 	if err != nil {
 		s.reject(r, w, err, name, req, start)
 		return
 	}
-	res, err := s.strategies[name].Validate(r.Context(), req)
+	res, err := p.strategies[name].Validate(r.Context(), req)
 	if err == nil && res == nil {
 		// A strategy broke its contract; refuse rather than accept.
 		err = errors.New("strategy returned neither result nor error")
@@ -88,7 +90,7 @@ func (s *Service) handleValidate(w http.ResponseWriter, r *http.Request) {
 		slog.String("token_fp", tokenhash.Fingerprint(req.Token)),
 		slog.Duration("took", s.clock.Now().Sub(start)),
 	)
-	writeJSON(w, http.StatusOK, s.response(name, res))
+	writeJSON(w, http.StatusOK, s.response(name, res, p))
 }
 
 // reject logs one line for a refused request and writes the refusal.
@@ -129,8 +131,8 @@ func redact(msg, tok string) string {
 // parse reads the token from the Authorization header (RFC 6750 §2.1) or the
 // JSON body, and the requirements from the body. It returns the strategy
 // name to use. On error, req holds what was read so far (for the log line).
-func (s *Service) parse(w http.ResponseWriter, r *http.Request) (string, strategy.Request, error) {
-	name := s.defaultStrategy
+func (s *Service) parse(w http.ResponseWriter, r *http.Request, p *policy) (string, strategy.Request, error) {
+	name := p.defaultStrategy
 	var req strategy.Request
 	headerTok, err := BearerToken(r.Header)
 	if err != nil && !errors.Is(err, ErrNoToken) {
@@ -164,10 +166,10 @@ func (s *Service) parse(w http.ResponseWriter, r *http.Request) (string, strateg
 		}
 		req.Scopes, req.Roles, req.Sensitive = body.Scopes, body.Roles, body.Sensitive
 		if body.Strategy != "" {
-			if !s.allowOverride {
+			if !p.allowOverride {
 				return name, req, invalidRequest("strategy override disabled")
 			}
-			if _, ok := s.strategies[body.Strategy]; !ok {
+			if _, ok := p.strategies[body.Strategy]; !ok {
 				return name, req, invalidRequest("unknown strategy")
 			}
 			name = body.Strategy
@@ -220,7 +222,7 @@ func (s *Service) readBody(w http.ResponseWriter, r *http.Request) (*ValidateReq
 
 // response builds the 200 body. Slices and maps are copied out of res, which
 // may be shared with a cache, and nil ones become empty so the shape is fixed.
-func (s *Service) response(name string, res *strategy.Result) ValidateResponse {
+func (s *Service) response(name string, res *strategy.Result, p *policy) ValidateResponse {
 	out := ValidateResponse{
 		Active:      true,
 		Subject:     res.Subject,
@@ -249,13 +251,13 @@ func (s *Service) response(name string, res *strategy.Result) ValidateResponse {
 	for c, roles := range res.ClientRoles {
 		out.ClientRoles[c] = append([]string{}, roles...)
 	}
-	if len(s.expose) > 0 && len(res.Claims) > 0 {
+	if len(p.expose) > 0 && len(res.Claims) > 0 {
 		var all map[string]json.RawMessage
 		if err := json.Unmarshal(res.Claims, &all); err != nil {
 			s.log.Warn("claims of an accepted token are not a JSON object; exposing none", slog.String("strategy", name))
 			return out
 		}
-		for _, c := range s.expose {
+		for _, c := range p.expose {
 			if v, ok := all[c]; ok {
 				out.Claims[c] = v
 			}

@@ -10,15 +10,16 @@ import (
 // Because zero means "unset", a duration cannot be configured as exactly 0
 // where it has a non-zero default; use a small value such as 1s instead.
 const (
-	DefaultAddr            = "127.0.0.1:8080"
-	DefaultAdminAddr       = "127.0.0.1:8081"
-	DefaultMaxBodyBytes    = 64 << 10 // server.max_body_bytes
-	DefaultMaxHeaderBytes  = 32 << 10 // server.max_header_bytes
-	DefaultReadTimeout     = 5 * time.Second
-	DefaultWriteTimeout    = 10 * time.Second
-	DefaultIdleTimeout     = 60 * time.Second
-	DefaultShutdownTimeout = 10 * time.Second
-	DefaultMaxInFlight     = 1024
+	DefaultAddr             = "127.0.0.1:8080"
+	DefaultAdminAddr        = "127.0.0.1:8081"
+	DefaultMaxBodyBytes     = 64 << 10 // server.max_body_bytes
+	DefaultMaxHeaderBytes   = 32 << 10 // server.max_header_bytes
+	DefaultReadTimeout      = 5 * time.Second
+	DefaultWriteTimeout     = 10 * time.Second
+	DefaultIdleTimeout      = 60 * time.Second
+	DefaultShutdownTimeout  = 10 * time.Second
+	DefaultMaxInFlight      = 1024
+	DefaultAuthHeaderPrefix = "X-Auth-" // server.auth_header_prefix
 
 	DefaultTokenProfile  = ProfileKeycloak
 	DefaultAlgorithm     = "RS256"
@@ -98,6 +99,7 @@ func (c *Config) ApplyDefaults() {
 	setNum(&s.IdleTimeout, DefaultIdleTimeout)
 	setNum(&s.ShutdownTimeout, DefaultShutdownTimeout)
 	setNum(&s.MaxInFlight, DefaultMaxInFlight)
+	setStr(&s.AuthHeaderPrefix, DefaultAuthHeaderPrefix)
 
 	for i := range c.Issuers {
 		c.Issuers[i].applyDefaults()

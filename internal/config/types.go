@@ -41,6 +41,9 @@ type Server struct {
 	APIKeys Secret `mapstructure:"api_keys"`
 	// TrustedProxies are CIDRs whose X-Forwarded-*/X-Original-* headers are believed.
 	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	// AuthHeaderPrefix prefixes the identity headers of a /v1/auth 200
+	// (Subject, Client-Id, Scope, Roles, Decided-By, Rule). Default "X-Auth-".
+	AuthHeaderPrefix string `mapstructure:"auth_header_prefix"`
 }
 
 // Secret names where a secret comes from: a file or an environment variable,
@@ -181,16 +184,33 @@ type Strategy struct {
 	IntrospectWhenKeysUnavailable bool `mapstructure:"introspect_when_keys_unavailable"`
 }
 
-// Route is one forward-auth rule; the first match wins.
+// Route is one forward-auth rule of /v1/auth; the first match wins, and a
+// request no rule matches gets the default strategy with no required scopes
+// or roles. Matching is on the decoded, cleaned path, case-sensitively (see
+// validator.Route and validator.CanonicalPath).
 type Route struct {
-	Name      string   `mapstructure:"name"`
-	Methods   []string `mapstructure:"methods"`
-	Path      string   `mapstructure:"path"` // prefix ("/api/") or glob ("/api/*/admin")
-	Host      string   `mapstructure:"host"`
-	Scopes    []string `mapstructure:"scopes"`
-	Roles     []string `mapstructure:"roles"`
-	Strategy  string   `mapstructure:"strategy"`
-	Sensitive bool     `mapstructure:"sensitive"`
+	// Name labels the rule in logs and X-Auth-Rule: [a-z0-9_-]+, unique,
+	// not "default". Optional.
+	Name string `mapstructure:"name"`
+	// Methods, upper-cased on load; empty means any. GET also matches HEAD.
+	Methods []string `mapstructure:"methods"`
+	// Path is a segment prefix ("/api/" and "/api" both match /api and
+	// everything below, not /apix) or a glob ("/api/*/admin": * is one
+	// segment; "/api/*/admin/**": ** is any suffix, last segment only).
+	Path string `mapstructure:"path"`
+	// Host restricts the rule to one host (no port; case-insensitive).
+	Host     string   `mapstructure:"host"`
+	Scopes   []string `mapstructure:"scopes"`
+	Roles    []string `mapstructure:"roles"`
+	Strategy string   `mapstructure:"strategy"` // default: default_strategy
+	// Sensitive makes a tiered strategy ask the IdP for matching requests.
+	Sensitive bool `mapstructure:"sensitive"`
+	// OnUnavailable overrides the tiered strategy's on_unavailable for this
+	// rule: fail_closed | local. Empty keeps the strategy's.
+	OnUnavailable string `mapstructure:"on_unavailable"`
+	// Public rules need no token (no scopes, roles, strategy, sensitive or
+	// on_unavailable then).
+	Public bool `mapstructure:"public"`
 }
 
 // Log configures logging.

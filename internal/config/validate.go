@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Limits enforced by Validate.
@@ -86,8 +88,9 @@ func (c *Config) Validate() error {
 	}
 
 	for i, r := range c.Routes {
-		r.validate(&p, fmt.Sprintf("routes[%d]", i), c.Strategies)
+		r.validate(&p, fmt.Sprintf("routes[%d]", i), c.Strategies, c.DefaultStrategy)
 	}
+	checkRouteOrder(&p, c.Routes)
 
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -116,6 +119,9 @@ func (s *Server) validate(p *problems) {
 	positive(p, "server.shutdown_timeout", s.ShutdownTimeout)
 	positive(p, "server.max_in_flight", s.MaxInFlight)
 	nonEmptyEntries(p, "server.expose_claims", s.ExposeClaims)
+	if !isToken(s.AuthHeaderPrefix) {
+		p.add("server.auth_header_prefix", "%q is not a header-name prefix such as X-Auth-", s.AuthHeaderPrefix)
+	}
 	checkSecret(p, "server.api_keys", s.APIKeys)
 	for i, cidr := range s.TrustedProxies {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
@@ -279,12 +285,17 @@ func (s Strategy) validate(p *problems, key, name string, introspecting bool) {
 	}
 }
 
-func (r Route) validate(p *problems, key string, strategies map[string]Strategy) {
-	switch {
-	case r.Path == "":
-		p.add(key+".path", "required")
-	case !strings.HasPrefix(r.Path, "/"):
-		p.add(key+".path", "%q must start with /", r.Path)
+func (r Route) validate(p *problems, key string, strategies map[string]Strategy, defaultStrategy string) {
+	if r.Name != "" && (len(r.Name) > maxNameLen || !nameRE.MatchString(r.Name) || r.Name == "default") {
+		p.add(key+".name", "%q must match [a-z0-9_-]+ (at most %d characters) and not be \"default\" (the rule applied when none matches)", r.Name, maxNameLen)
+	}
+	if _, err := parseRoutePath(r.Path); err != nil {
+		p.add(key+".path", "%v", err)
+	}
+	if r.Host != "" {
+		if _, err := routeHost(r.Host); err != nil {
+			p.add(key+".host", "%q: %v", r.Host, err)
+		}
 	}
 	if r.Strategy != "" && !hasStrategy(strategies, r.Strategy) {
 		p.add(key+".strategy", "%q is not a configured strategy (have: %s)", r.Strategy, strategyList(strategies))
@@ -295,7 +306,197 @@ func (r Route) validate(p *problems, key string, strategies map[string]Strategy)
 		}
 	}
 	nonEmptyEntries(p, key+".scopes", r.Scopes)
+	for i, sc := range r.Scopes {
+		if strings.TrimSpace(sc) != "" && !isScopeToken(sc) {
+			p.add(fmt.Sprintf("%s.scopes[%d]", key, i), "%q is not a scope-token (RFC 6749 §3.3: no spaces, quotes or backslashes)", sc)
+		}
+	}
 	nonEmptyEntries(p, key+".roles", r.Roles)
+	switch r.OnUnavailable {
+	case "":
+	case OnUnavailableFailClosed, OnUnavailableLocal:
+		name := r.Strategy
+		if name == "" {
+			name = defaultStrategy
+		}
+		if st, ok := strategies[name]; ok && st.Type != StrategyTiered {
+			p.add(key+".on_unavailable", "only a tiered strategy has an on_unavailable policy; strategy %q is %s", name, st.Type)
+		}
+	default:
+		p.add(key+".on_unavailable", "%q is not one of fail_closed, local", r.OnUnavailable)
+	}
+	if r.Public && (len(r.Scopes)+len(r.Roles) > 0 || r.Strategy != "" || r.Sensitive || r.OnUnavailable != "") {
+		p.add(key+".public", "a public rule checks no token: remove scopes, roles, strategy, sensitive and on_unavailable")
+	}
+}
+
+// checkRouteOrder reports duplicate route names and every rule that an
+// earlier rule shadows: first match wins, so a rule whose methods, host and
+// path are all covered by an earlier one never applies. The usual cause is a
+// broad rule ("/api/", any method) above a narrow one ("/api/payments/",
+// POST) that was meant to be stricter. The matching semantics are those of
+// validator.Route (kept in step by a test in package validator).
+func checkRouteOrder(p *problems, routes []Route) {
+	type compiled struct {
+		methods map[string]bool // nil: any
+		host    string
+		path    routePath
+	}
+	names := map[string]int{}
+	var done []compiled
+	var idx []int
+	for i, r := range routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		if r.Name != "" {
+			if j, dup := names[r.Name]; dup {
+				p.add(key+".name", "%q is already used by routes[%d]; names must be unique", r.Name, j)
+			} else {
+				names[r.Name] = i
+			}
+		}
+		path, err := parseRoutePath(r.Path)
+		if err != nil {
+			continue // reported by Route.validate
+		}
+		host, err := routeHost(r.Host)
+		if err != nil {
+			continue
+		}
+		c := compiled{host: host, path: path}
+		if len(r.Methods) > 0 {
+			c.methods = map[string]bool{}
+			for _, m := range r.Methods {
+				m = strings.ToUpper(m)
+				c.methods[m] = true
+				if m == "GET" {
+					c.methods["HEAD"] = true // servers answer HEAD with GET's handler
+				}
+			}
+		}
+		for k, e := range done {
+			if methodsCover(e.methods, c.methods) && (e.host == "" || e.host == c.host) && e.path.covers(c.path) {
+				j := idx[k]
+				p.add(key, "%s is shadowed by %s: every method, host and path it matches is matched by the earlier rule first, "+
+					"so it never applies; move it above routes[%d] or narrow routes[%d]",
+					describeRoute(i, r.Name), describeRoute(j, routes[j].Name), j, j)
+				break
+			}
+		}
+		done = append(done, c)
+		idx = append(idx, i)
+	}
+}
+
+func methodsCover(a, b map[string]bool) bool {
+	if a == nil {
+		return true
+	}
+	if b == nil {
+		return false
+	}
+	for m := range b {
+		if !a[m] {
+			return false
+		}
+	}
+	return true
+}
+
+func describeRoute(i int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("routes[%d]", i)
+	}
+	return fmt.Sprintf("routes[%d] (%q)", i, name)
+}
+
+// routePath is a parsed route path: literal or "*" segments, and tail when
+// everything below them matches too.
+type routePath struct {
+	segs []string
+	tail bool
+}
+
+// covers reports whether every path q matches is matched by rp.
+func (rp routePath) covers(q routePath) bool {
+	if len(q.segs) < len(rp.segs) || (!rp.tail && (q.tail || len(q.segs) != len(rp.segs))) {
+		return false
+	}
+	for i, s := range rp.segs {
+		if s != "*" && s != q.segs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// parseRoutePath checks a route path. Requests are matched on their
+// decoded, cleaned path, so a pattern that is not itself clean (//, ., ..,
+// escapes, ;, \, a segment ending in a dot or space) could never match: a
+// rule that silently never applies.
+func parseRoutePath(s string) (routePath, error) {
+	switch {
+	case s == "":
+		return routePath{}, fmt.Errorf("required (a prefix such as /api/ or a glob such as /api/*/admin)")
+	case !strings.HasPrefix(s, "/"):
+		return routePath{}, fmt.Errorf("%q must start with /", s)
+	}
+	body := strings.TrimSuffix(s[1:], "/")
+	if body == "" {
+		return routePath{tail: true}, nil
+	}
+	glob := strings.Contains(s, "*")
+	parts := strings.Split(body, "/")
+	var rp routePath
+	for i, seg := range parts {
+		switch {
+		case seg == "**" && i == len(parts)-1:
+			rp.tail = true
+			continue
+		case seg == "*":
+		case strings.Contains(seg, "*"):
+			return routePath{}, fmt.Errorf("%q: * and ** must be whole segments, and ** only the last", s)
+		case seg == "" || seg == "." || seg == "..":
+			return routePath{}, fmt.Errorf("%q: empty, . and .. segments never match a cleaned request path", s)
+		case strings.ContainsAny(seg, "%;\\?#") || strings.ContainsFunc(seg, unicode.IsControl) || !utf8.ValidString(seg):
+			return routePath{}, fmt.Errorf("%q: write the path decoded, without %%, ;, \\, ?, # or control characters", s)
+		case strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, " "):
+			return routePath{}, fmt.Errorf("%q: a segment ending in a dot or space is refused in requests, so it never matches", s)
+		}
+		rp.segs = append(rp.segs, seg)
+	}
+	if !glob {
+		rp.tail = true
+	}
+	return rp, nil
+}
+
+// routeHost normalises a route host: lower case, no trailing dot; no port,
+// scheme, path or wildcard.
+func routeHost(h string) (string, error) {
+	if h == "" {
+		return "", nil
+	}
+	if a, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		return a.String(), nil
+	}
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
+	if h == "" || len(h) > 253 || strings.Trim(h, "abcdefghijklmnopqrstuvwxyz0123456789-._") != "" {
+		return "", fmt.Errorf("must be a host name or IP address, without scheme, port or wildcard")
+	}
+	return h, nil
+}
+
+// isScopeToken: 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3).
+func isScopeToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func checkAlg(p *problems, key, alg string) {
