@@ -4,7 +4,7 @@ BIN      ?= bin/tokenwarden
 PKGS     ?= ./...
 BENCHTIME ?= 1s
 
-.PHONY: all build run test vet staticcheck fmtcheck lint bench fmt clean
+.PHONY: all build run test vet staticcheck fmtcheck lint bench fmt clean gateways static
 
 all: build
 
@@ -16,9 +16,18 @@ build:
 run: build
 	./$(BIN) dev
 
-## test: everything CI runs.
-test: fmtcheck vet staticcheck
+## test: everything CI runs. Installs the real gateways the forward-auth
+## tests drive (nginx-light, caddy from Debian) when they are missing.
+test: fmtcheck vet staticcheck static gateways
 	$(GO) test -race -count=1 $(PKGS)
+
+## gateways: real nginx and Caddy for internal/e2e/gateway (idempotent).
+gateways:
+	./scripts/install-gateways.sh
+
+## static: the build the Dockerfile makes (CGO_ENABLED=0, static binary).
+static:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o /dev/null ./cmd/tokenwarden
 
 vet:
 	$(GO) vet $(PKGS)

@@ -132,12 +132,13 @@ func runDev(ctx context.Context, a devAddrs, out io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	log := newLogger(cfg.Log)
+	log, level := newLogger(cfg.Log)
 	app, err := build(cfg, log, clock.Real)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	defer app.close()
+	app.level = level
 	app.start(ctx)
 
 	return validator.Serve(ctx, serverConfig(cfg.Server), app.service.Handler(), app.service.AdminHandler(), log,

@@ -7,14 +7,18 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/pflag"
 
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/config"
@@ -41,16 +45,37 @@ type app struct {
 	strategies map[string]strategy.Strategy
 	service    *validator.Service
 	log        *slog.Logger
+	sm         *strategy.Metrics
+
+	// mu serialises reloads; requests never take it.
+	mu sync.Mutex
+	// level is the live log level (reloadable), when the logger came from newLogger.
+	level *slog.LevelVar
+	// flags are re-applied on reload so command-line overrides stay in force.
+	flags *pflag.FlagSet
+	// auth is the forward-auth handler, swapped whole on reload.
+	auth swapHandler
 }
 
-func newLogger(c config.Log) *slog.Logger {
-	var level slog.Level
+// swapHandler serves the handler last stored; requests in flight finish on
+// the one they started with.
+type swapHandler struct{ h atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
+}
+
+func (s *swapHandler) store(h http.Handler) { s.h.Store(&h) }
+
+// newLogger returns the service logger and its live level.
+func newLogger(c config.Log) (*slog.Logger, *slog.LevelVar) {
+	level := new(slog.LevelVar)
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), level
 	}
-	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts)), level
 }
 
 // build wires cfg. It does no I/O; start begins key loading.
@@ -61,6 +86,7 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 	im := introspection.NewMetrics(a.registry)
 	rm := revocation.NewMetrics(a.registry)
 	sm := strategy.NewMetrics(a.registry)
+	a.sm = sm
 	var issuers []strategy.IssuerConfig
 	for _, is := range cfg.Issuers {
 		r, err := jwks.New(jwks.Config{
@@ -120,27 +146,9 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 		return nil, err
 	}
 	a.verifier = v
-	for name, sc := range cfg.Strategies {
-		var s strategy.Strategy
-		switch sc.Type {
-		case "local":
-			s = strategy.NewLocal(name, v)
-		case "introspection":
-			s = strategy.NewIntrospect(name, v, strategy.IntrospectConfig{
-				StandardMaxAge: sc.StandardMaxAge, SensitiveMaxAge: sc.SensitiveMaxAge,
-			})
-		case "tiered":
-			s = strategy.NewTiered(name, v, strategy.TieredConfig{
-				SensitiveScopes: sc.SensitiveScopes, SensitiveIfTokenHas: sc.SensitiveIfTokenHas,
-				MaxLocalAge: sc.MaxLocalAge, SensitiveMaxAge: sc.SensitiveMaxAge, StandardMaxAge: sc.StandardMaxAge,
-				SampleRate: sc.SampleRate, OnUnavailable: strategy.OnUnavailable(sc.OnUnavailable),
-				IntrospectWhenKeysUnavailable: sc.IntrospectWhenKeysUnavailable,
-			})
-		default:
-			a.close()
-			return nil, fmt.Errorf("strategies.%s.type: unknown type %q", name, sc.Type)
-		}
-		a.strategies[name] = strategy.Instrument(name, s, sm)
+	if a.strategies, err = a.buildStrategies(cfg); err != nil {
+		a.close()
+		return nil, err
 	}
 	var apiKeys [][]byte
 	if cfg.Server.APIKeys.IsSet() {
@@ -155,16 +163,12 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 			}
 		}
 	}
-	svc, err := validator.New(validator.Config{
-		Strategies:            a.strategies,
-		DefaultStrategy:       cfg.DefaultStrategy,
-		AllowStrategyOverride: cfg.Server.AllowStrategyOverride,
-		ExposeClaims:          cfg.Server.ExposeClaims,
-		MaxBodyBytes:          cfg.Server.MaxBodyBytes,
-		APIKeys:               apiKeys,
-		Ready:                 a.ready,
-		Metrics:               promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{}),
-	}, validator.WithLogger(log), validator.WithClock(clk))
+	vc := a.validatorConfig(cfg, a.strategies)
+	vc.MaxBodyBytes = cfg.Server.MaxBodyBytes
+	vc.APIKeys = apiKeys
+	vc.Ready = a.ready
+	vc.Metrics = promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})
+	svc, err := validator.New(vc, validator.WithLogger(log), validator.WithClock(clk))
 	if err != nil {
 		a.close()
 		return nil, err
@@ -174,7 +178,61 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 		a.close()
 		return nil, err
 	}
+	if err := a.updateAuth(cfg, a.strategies); err != nil {
+		a.close()
+		return nil, err
+	}
+	svc.HandleMain("/v1/auth", &a.auth)
 	return a, nil
+}
+
+// buildStrategies builds the named strategies of cfg over the shared
+// Verifier, instrumented. Called at start and on every reload: caches, key
+// stores and revocation state live in the Verifier and survive.
+func (a *app) buildStrategies(cfg *config.Config) (map[string]strategy.Strategy, error) {
+	out := make(map[string]strategy.Strategy, len(cfg.Strategies))
+	for name, sc := range cfg.Strategies {
+		var s strategy.Strategy
+		switch sc.Type {
+		case "local":
+			s = strategy.NewLocal(name, a.verifier)
+		case "introspection":
+			s = strategy.NewIntrospect(name, a.verifier, strategy.IntrospectConfig{
+				StandardMaxAge: sc.StandardMaxAge, SensitiveMaxAge: sc.SensitiveMaxAge,
+			})
+		case "tiered":
+			s = strategy.NewTiered(name, a.verifier, strategy.TieredConfig{
+				SensitiveScopes: sc.SensitiveScopes, SensitiveIfTokenHas: sc.SensitiveIfTokenHas,
+				MaxLocalAge: sc.MaxLocalAge, SensitiveMaxAge: sc.SensitiveMaxAge, StandardMaxAge: sc.StandardMaxAge,
+				SampleRate: sc.SampleRate, OnUnavailable: strategy.OnUnavailable(sc.OnUnavailable),
+				IntrospectWhenKeysUnavailable: sc.IntrospectWhenKeysUnavailable,
+			})
+		default:
+			return nil, fmt.Errorf("strategies.%s.type: unknown type %q", name, sc.Type)
+		}
+		out[name] = strategy.Instrument(name, s, a.sm)
+	}
+	return out, nil
+}
+
+// validatorConfig is the reloadable part of the service's configuration.
+func (a *app) validatorConfig(cfg *config.Config, strategies map[string]strategy.Strategy) validator.Config {
+	return validator.Config{
+		Strategies:            strategies,
+		DefaultStrategy:       cfg.DefaultStrategy,
+		AllowStrategyOverride: cfg.Server.AllowStrategyOverride,
+		ExposeClaims:          cfg.Server.ExposeClaims,
+	}
+}
+
+// updateAuth builds the forward-auth handler for cfg's routes and swaps it in.
+func (a *app) updateAuth(cfg *config.Config, strategies map[string]strategy.Strategy) error {
+	h, err := newAuthHandler(cfg, strategies, a.service, a.log)
+	if err != nil {
+		return err
+	}
+	a.auth.store(h)
+	return nil
 }
 
 // mountRevocation serves the revocation sources on the admin listener:
