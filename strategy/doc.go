@@ -25,6 +25,23 @@
 //
 // Verified claims are cached by the SHA-256 of the token together with a
 // fingerprint of the policy that verified them; a cache hit re-checks every
-// time-dependent rule and the request's scopes and roles, so the cache stores
-// facts, never decisions.
+// time-dependent rule, revocation, and the request's scopes and roles, so the
+// cache stores facts, never decisions.
+//
+// Three strategies share one Verifier (and so one key store, one
+// verified-claims cache, one introspection client per issuer and one
+// revocation store):
+//
+//   - Local judges on local evidence only: fast, but blind to revocation the
+//     IdP has not pushed to us (back-channel logout, not-before).
+//   - Introspect asks the IdP (RFC 7662 §2) about every token, through a
+//     freshness-aware cache; the IdP's answer gets the same acceptance policy
+//     as a local token (RFC 7662 §4: the caller decides what "active" is
+//     good for — audience, token type, expiry).
+//   - Tiered verifies locally and asks the IdP only when a rule fires
+//     (sensitive scope, revocation or restart window, token age, opaque or
+//     lightweight token, keys unavailable, sampling), listing every rule in
+//     Result.Triggers.
+//
+// Instrument records the decision metrics; wrap only the outermost strategy.
 package strategy
