@@ -1,11 +1,11 @@
 package jwks
 
 import (
-	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokenwarden/tokenwarden/internal/metricnames"
+	"github.com/tokenwarden/tokenwarden/internal/promreg"
 )
 
 // Fetch causes, the bounded values of the "cause" label.
@@ -44,24 +44,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg == nil {
 		return m
 	}
-	m.fetches = register(reg, m.fetches)
-	m.lastSuccess = register(reg, m.lastSuccess)
+	m.fetches = promreg.Register(reg, m.fetches)
+	m.lastSuccess = promreg.Register(reg, m.lastSuccess)
 	return m
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		// A conflicting family of the same name (other labels): a programming
-		// error that must surface at startup, like promauto would.
-		panic(err)
-	}
-	return c
 }
 
 // init pre-creates an issuer's series so that dashboards see zeros, not gaps.

@@ -1,13 +1,13 @@
 package revocation
 
 import (
-	"errors"
 	"log/slog"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/metricnames"
+	"github.com/tokenwarden/tokenwarden/internal/promreg"
 )
 
 // metricDroppedTotal counts events and entries the store could not keep.
@@ -45,23 +45,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	if reg == nil {
 		return m
 	}
-	m.events = register(reg, m.events)
-	m.entries = register(reg, m.entries)
-	m.dropped = register(reg, m.dropped)
+	m.events = promreg.Register(reg, m.events)
+	m.entries = promreg.Register(reg, m.entries)
+	m.dropped = promreg.Register(reg, m.dropped)
 	return m
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		panic(err)
-	}
-	return c
 }
 
 // Option configures collaborators and test seams.
