@@ -1,7 +1,6 @@
 package jwks
 
 import (
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokenwarden/tokenwarden/internal/metricnames"
