@@ -24,6 +24,9 @@ var (
 	// ErrMalformedAuthorization: the Bearer scheme without one b64token, or
 	// more than one Authorization header.
 	ErrMalformedAuthorization = errors.New("malformed Authorization header")
+	// ErrMultipleAuthorization: more than one Authorization header. It also
+	// matches ErrMalformedAuthorization.
+	ErrMultipleAuthorization = fmt.Errorf("%w: multiple Authorization headers", ErrMalformedAuthorization)
 )
 
 // ErrorHandler writes the refusal for err: ErrNoToken,
@@ -109,7 +112,7 @@ func Middleware(s strategy.Strategy, opts ...Option) func(http.Handler) http.Han
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			tok, err := bearerToken(r.Header)
+			tok, err := BearerToken(r.Header)
 			if err != nil {
 				onError(w, r, err)
 				return
@@ -207,15 +210,21 @@ func retryAfter(err error) int64 {
 	return int64(math.Ceil(se.RetryAfter.Seconds()))
 }
 
-// bearerToken reads RFC 6750 §2.1 credentials: scheme "Bearer"
-// (case-insensitive), then one b64token.
-func bearerToken(h http.Header) (string, error) {
+// BearerToken reads RFC 6750 §2.1 credentials from h: the scheme "Bearer"
+// (case-insensitive, RFC 7235 §2.1), one or more spaces or tabs, then one
+// b64token. It returns ErrNoToken (no Authorization header, an empty one, or
+// another scheme: RFC 6750 §3.1), ErrMultipleAuthorization, or
+// ErrMalformedAuthorization. A returned token is never empty and never
+// contains whitespace, commas or quotes; errors never contain the header
+// value. Safe for concurrent use.
+func BearerToken(h http.Header) (string, error) {
 	vals := h.Values("Authorization")
 	switch {
 	case len(vals) == 0:
 		return "", ErrNoToken
 	case len(vals) > 1:
-		return "", ErrMalformedAuthorization
+		// Proxies and servers may pick different ones, so we pick none.
+		return "", ErrMultipleAuthorization
 	}
 	v := strings.Trim(vals[0], " \t")
 	i := strings.IndexAny(v, " \t")
@@ -229,20 +238,18 @@ func bearerToken(h http.Header) (string, error) {
 		return "", ErrNoToken
 	}
 	tok := strings.TrimLeft(v[i+1:], " \t")
-	if !b64token(tok) {
+	if !IsB64Token(tok) {
 		return "", ErrMalformedAuthorization
 	}
 	return tok, nil
 }
 
-// b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
-func b64token(s string) bool {
+// IsB64Token reports whether s matches RFC 6750 §2.1's b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func IsB64Token(s string) bool {
 	i := 0
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
-			break
-		}
+	for i < len(s) && isB64TokenChar(s[i]) {
+		i++
 	}
 	if i == 0 {
 		return false
@@ -253,6 +260,18 @@ func b64token(s string) bool {
 		}
 	}
 	return true
+}
+
+func isB64TokenChar(c byte) bool {
+	switch {
+	case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '.', '_', '~', '+', '/':
+		return true
+	}
+	return false
 }
 
 // scopeToken: 1*NQCHAR, NQCHAR = %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3).
