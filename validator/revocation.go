@@ -190,13 +190,17 @@ type entryJSON struct {
 	Value   string    `json:"value"`
 	Action  string    `json:"action"`
 	At      time.Time `json:"at"`
-	Source  string    `json:"source"`
-	Expires time.Time `json:"expires"`
+	Source  string     `json:"source"`
+	Expires *time.Time `json:"expires,omitempty"`
 }
 
 // revocations is the admin API: POST an event, GET the live entries.
 func (h *revocationHandlers) revocations(w http.ResponseWriter, r *http.Request) {
 	if !h.authorized(r) {
+		// Never the presented secret, not even fingerprinted: it may be a
+		// near miss of the real one.
+		h.cfg.Logger.LogAttrs(r.Context(), slog.LevelWarn, "admin API caller rejected",
+			slog.String("remote", r.RemoteAddr), slog.String("method", r.Method))
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokenwarden-admin"`)
 		writeJSON(w, http.StatusUnauthorized, revocationError{Error: "unauthorized"})
 		return
@@ -206,8 +210,9 @@ func (h *revocationHandlers) revocations(w http.ResponseWriter, r *http.Request)
 		entries := h.cfg.Store.List()
 		out := make([]entryJSON, 0, len(entries))
 		for _, e := range entries {
+			exp := e.Expires.UTC()
 			out = append(out, entryJSON{Issuer: e.Issuer, Kind: string(e.Kind), Value: e.Value, Action: string(e.Action),
-				At: e.At.UTC(), Source: e.Source, Expires: e.Expires.UTC()})
+				At: e.At.UTC(), Source: e.Source, Expires: &exp})
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"entries": out})
 	case http.MethodPost:
