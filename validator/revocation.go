@@ -185,11 +185,11 @@ func (h *revocationHandlers) authorized(r *http.Request) bool {
 }
 
 type entryJSON struct {
-	Issuer  string    `json:"issuer"`
-	Kind    string    `json:"kind"`
-	Value   string    `json:"value"`
-	Action  string    `json:"action"`
-	At      time.Time `json:"at"`
+	Issuer  string     `json:"issuer"`
+	Kind    string     `json:"kind"`
+	Value   string     `json:"value"`
+	Action  string     `json:"action"`
+	At      time.Time  `json:"at"`
 	Source  string     `json:"source"`
 	Expires *time.Time `json:"expires,omitempty"`
 }
