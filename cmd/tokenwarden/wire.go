@@ -140,7 +140,8 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	a.store = store
-	v, err := strategy.NewVerifier(issuers, strategy.WithClock(clk), strategy.WithMetrics(sm), strategy.WithRevocation(store))
+	v, err := strategy.NewVerifier(issuers, strategy.WithClock(clk), strategy.WithMetrics(sm), strategy.WithRevocation(store),
+		strategy.WithCacheSize(cfg.Server.VerifiedCacheEntries))
 	if err != nil {
 		a.close()
 		return nil, err

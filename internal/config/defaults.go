@@ -19,6 +19,7 @@ const (
 	DefaultIdleTimeout      = 60 * time.Second
 	DefaultShutdownTimeout  = 10 * time.Second
 	DefaultMaxInFlight      = 1024
+	DefaultVerifiedCache    = 100000
 	DefaultAuthHeaderPrefix = "X-Auth-" // server.auth_header_prefix
 
 	DefaultTokenProfile  = ProfileKeycloak
@@ -99,6 +100,7 @@ func (c *Config) ApplyDefaults() {
 	setNum(&s.IdleTimeout, DefaultIdleTimeout)
 	setNum(&s.ShutdownTimeout, DefaultShutdownTimeout)
 	setNum(&s.MaxInFlight, DefaultMaxInFlight)
+	setNum(&s.VerifiedCacheEntries, DefaultVerifiedCache)
 	setStr(&s.AuthHeaderPrefix, DefaultAuthHeaderPrefix)
 
 	for i := range c.Issuers {

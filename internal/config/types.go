@@ -36,6 +36,9 @@ type Server struct {
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
 	// MaxInFlight sheds requests over this many in flight per listener with 503 (default 1024).
 	MaxInFlight int `mapstructure:"max_in_flight"`
+	// VerifiedCacheEntries bounds the verified-claims cache shared by every
+	// strategy (about 1.8 KiB an entry). Default 100000.
+	VerifiedCacheEntries int `mapstructure:"verified_cache_entries"`
 	// APIKeys, when set, are required from callers of the validate API
 	// (header X-API-Key). One key per line in the file or env value.
 	APIKeys Secret `mapstructure:"api_keys"`

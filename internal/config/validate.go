@@ -118,6 +118,7 @@ func (s *Server) validate(p *problems) {
 	positive(p, "server.idle_timeout", s.IdleTimeout)
 	positive(p, "server.shutdown_timeout", s.ShutdownTimeout)
 	positive(p, "server.max_in_flight", s.MaxInFlight)
+	positive(p, "server.verified_cache_entries", s.VerifiedCacheEntries)
 	nonEmptyEntries(p, "server.expose_claims", s.ExposeClaims)
 	if !isToken(s.AuthHeaderPrefix) {
 		p.add("server.auth_header_prefix", "%q is not a header-name prefix such as X-Auth-", s.AuthHeaderPrefix)
