@@ -4,7 +4,7 @@ BIN      ?= bin/tokenwarden
 PKGS     ?= ./...
 BENCHTIME ?= 1s
 
-.PHONY: all build run test vet staticcheck fmtcheck lint bench fmt clean gateways static
+.PHONY: all build run test vet staticcheck fmtcheck lint bench microbench fmt clean gateways static
 
 all: build
 
@@ -40,8 +40,14 @@ fmtcheck:
 
 lint: fmtcheck vet staticcheck
 
-## bench: the local-path benchmarks in one run (compare ratios within the run).
-bench:
+## bench: the strategies side by side on the keycloak-default scenario
+## (quick: under 2 minutes here), report in bench-out/.
+bench: build
+	./$(BIN) bench --scenario keycloak-default --quick --out bench-out
+
+## microbench: the local-path and introspection micro-benchmarks in one run
+## (compare ratios within the run; the machines are shared and noisy).
+microbench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./strategy/
 
 fmt:

@@ -57,6 +57,6 @@ matters. Start with "tokenwarden dev".`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(), newCheckCmd(), newDevCmd(), newIdpCmd())
+	root.AddCommand(newServeCmd(), newCheckCmd(), newDevCmd(), newIdpCmd(), newBenchCmd())
 	return root
 }
