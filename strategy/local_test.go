@@ -131,6 +131,7 @@ func TestAttackCorpus(t *testing.T) {
 		{"cnf jkt (DPoP-bound)", mint(hdr("RS256", "rsa1"), with(c, "cnf", map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}), rs256(keys.rsa)), strategy.ErrInvalid, strategy.ReasonBoundToken},
 		{"cnf x5t#S256 (mTLS-bound)", mint(hdr("RS256", "rsa1"), with(c, "cnf", map[string]any{"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}), rs256(keys.rsa)), strategy.ErrInvalid, strategy.ReasonBoundToken},
 		{"opaque token", "ory_at_8kM2vBf1", strategy.ErrNotApplicable, strategy.ReasonOpaque},
+		{"opaque token with one dot (Hydra)", "ory_at_8kM2vBf1xq.Zx9rT0b", strategy.ErrNotApplicable, strategy.ReasonOpaque},
 		{"empty", "", strategy.ErrInvalid, strategy.ReasonMissing},
 	}
 	for _, tc := range tests {

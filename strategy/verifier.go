@@ -383,20 +383,20 @@ func (v *Verifier) learnInactive(ctx context.Context, c *Claims) {
 func (v *Verifier) verifyToken(ctx context.Context, token string) (*Claims, *issuer, error) {
 	// Compact serialisation only: exactly three segments (RFC 7515 §7.1).
 	// Five segments is a JWE (RFC 7516 §7.1), refused rather than decrypted.
-	d1 := strings.IndexByte(token, '.')
 	if token[0] == '{' {
 		return nil, nil, invalid(ReasonMalformed, "JWS JSON serialisation is not accepted", nil)
 	}
-	if d1 < 0 {
+	switch strings.Count(token, ".") {
+	case 2: // a compact JWS: judged below
+	case 0, 1:
+		// Not a JWT: an opaque token (Hydra's ory_at_<key>.<sig> has one
+		// dot). Only the IdP can judge it.
 		return nil, nil, &Error{Kind: ErrNotApplicable, Reason: ReasonOpaque, Detail: "not a JWT"}
-	}
-	d2 := d1 + 1 + strings.IndexByte(token[d1+1:], '.')
-	if d2 <= d1 {
-		return nil, nil, invalid(ReasonMalformed, "not a compact JWS", nil)
-	}
-	if strings.IndexByte(token[d2+1:], '.') >= 0 {
+	default:
 		return nil, nil, invalid(ReasonMalformed, "not a compact JWS (JWE or extra segments)", nil)
 	}
+	d1 := strings.IndexByte(token, '.')
+	d2 := strings.LastIndexByte(token, '.')
 	hSeg, pSeg, sSeg := token[:d1], token[d1+1:d2], token[d2+1:]
 	if len(hSeg) == 0 || len(pSeg) == 0 {
 		return nil, nil, invalid(ReasonMalformed, "empty JWS segment", nil)
