@@ -3,8 +3,10 @@ GO       ?= go
 BIN      ?= bin/tokenwarden
 PKGS     ?= ./...
 BENCHTIME ?= 1s
+FUZZTIME ?= 30s
+DURATION ?= 5m
 
-.PHONY: all build run test vet staticcheck fmtcheck lint bench microbench fmt clean gateways static hydra
+.PHONY: all build run test vet staticcheck fmtcheck lint bench microbench fmt clean gateways static hydra fuzz soak
 
 all: build
 
@@ -60,3 +62,12 @@ fmt:
 
 clean:
 	rm -rf bin
+
+## fuzz: every native fuzz target, FUZZTIME each, sequentially (make test runs the seeds).
+fuzz:
+	FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh
+
+## soak: sustained load with revocation events; CSV and SVG in out/soak;
+## fails if memory, goroutines or entries grow without bound (not part of test).
+soak:
+	DURATION=$(DURATION) ./scripts/soak.sh
