@@ -113,6 +113,15 @@ func (r *Resolver) Name() string { return r.cfg.Name }
 // Ready reports whether keys were loaded at least once.
 func (r *Resolver) Ready() bool { return r.keys.Load() != nil }
 
+// Stale reports whether the keys last loaded are older than MaxStale: they
+// may no longer be used, so verifications made with them should not be
+// reused either. False when nothing was loaded yet. Cheap; safe for
+// concurrent use.
+func (r *Resolver) Stale() bool {
+	s := r.keys.Load()
+	return s != nil && r.clk.Now().Sub(s.loadedAt) > r.cfg.MaxStale
+}
+
 // LastSuccess is the clock time of the last successful JWKS fetch (zero if none).
 func (r *Resolver) LastSuccess() time.Time {
 	if s := r.keys.Load(); s != nil {

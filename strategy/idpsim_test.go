@@ -192,7 +192,17 @@ func TestJWKSDown(t *testing.T) {
 	if err := f.validate(f.token(t)); err != nil {
 		t.Fatalf("new token within max_stale: %v", err)
 	}
-	f.clock.Advance(6 * time.Minute) // 11 min since the last good fetch
+	f.clock.Advance(time.Minute)
+	cached := f.token(t) // expires 11 min after the last good fetch
+	if err := f.validate(cached); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(4*time.Minute + time.Second) // 10 min 1 s since the last good fetch
+	// A verification cached before max_stale is not reused past it, though
+	// the token itself is still within its lifetime.
+	if err := f.validate(cached); !errors.Is(err, strategy.ErrUnavailable) {
+		t.Fatalf("cached verification past max_stale: %v, want unavailable", err)
+	}
 	tok := f.token(t)
 	err := f.validate(tok)
 	if !errors.Is(err, strategy.ErrUnavailable) || strategy.ReasonOf(err) != strategy.ReasonKeysUnavailable {

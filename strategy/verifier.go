@@ -317,7 +317,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, bool, rev
 	var key tokenhash.Key
 	if v.cache != nil {
 		key = tokenhash.Of(token)
-		if e, ok := v.cache.GetIfPresent(key); ok && e.fingerprint == e.issuer.fingerprint {
+		if e, ok := v.cache.GetIfPresent(key); ok && e.fingerprint == e.issuer.fingerprint && !keysStale(e.issuer.Keys) {
 			v.metrics.cacheLookup(true)
 			if err := v.checkTimes(e.claims, e.issuer); err != nil {
 				return nil, false, none, err
@@ -342,6 +342,14 @@ func (v *Verifier) verify(ctx context.Context, token string) (*Claims, bool, rev
 		return nil, false, verdict, rerr
 	}
 	return c, false, verdict, nil
+}
+
+// keysStale reports whether the issuer's keys are past max_stale: a cached
+// verification made with them is then not reused, so the token is judged
+// like any other (and refused 503 while the keys stay unavailable).
+func keysStale(ks KeySource) bool {
+	s, ok := ks.(interface{ Stale() bool })
+	return ok && s.Stale()
 }
 
 // facts are the claims revocation entries are keyed by.
