@@ -31,9 +31,31 @@
 // session, not-before after its iat: Keycloak's iat < notBefore rule), and
 // every figure is counted from what the validator actually returned.
 //
-// Reports (Report) are written as a terminal table, report.md,
-// results.json and results.csv. Latency is kept in a log-linear histogram
-// with a relative error under 1 %.
+// A scenario may declare a grid of tiered settings (Scenario.Grid): every
+// combination runs as a tiered strategy of its own (g01, g02, ...). Decide,
+// a pure function over the results, then names the cheapest tiered
+// configuration — fewest IdP calls per second under the scenario's declared
+// (real-traffic) rate — that meets every Constraints bound (IdP calls per
+// second, revocation exposure in seconds still working, requests or share,
+// p99 latency), with the strategies block to paste into tokenwarden's
+// configuration; or, when none does, the configuration closest to passing
+// and the constraint that binds it.
+//
+// RunIssuer measures local, introspection and tiered against a real IdP
+// (OpenID Connect Discovery 1.0) in real time: it mints a pool of tokens
+// per strategy at the token endpoint (RFC 6749 §4.4 client credentials or
+// §4.3 password), validates with them, and where the IdP publishes an RFC
+// 7009 revocation endpoint revokes some halfway and counts what each
+// strategy still accepts. Every request to the IdP waits for one rate
+// limiter and is counted by the harness's own RoundTripper.
+//
+// Reports (Report) are written as a terminal table, report.md (verdict
+// first, figures embedded), results.json and results.csv; WritePlots draws
+// the figures with gonum.org/v1/plot as PNG and SVG: the trade-off frontier
+// (IdP calls per 1 000 validations against the share of post-revocation
+// requests accepted), the latency CDF, throughput, and IdP calls by
+// trigger. Latency is kept in a log-linear histogram with a relative error
+// under 1 %.
 //
 // Run is not meant for concurrent use with itself: strategies compete for
 // the same CPUs, and so do parallel runs.

@@ -111,3 +111,39 @@ func (h *histogram) summary() LatencySummary {
 	}
 	return s
 }
+
+// Quantile is one point of a latency distribution: the fraction P of
+// validations took at most US microseconds.
+type Quantile struct {
+	P  float64 `json:"p"`
+	US float64 `json:"us"`
+}
+
+// cdfProbs are the probabilities quantiles() samples: dense in the body,
+// then the tail down to 1 in 100 000.
+var cdfProbs = func() []float64 {
+	var ps []float64
+	for p := 0.0; p < 0.9; p += 0.02 {
+		ps = append(ps, p)
+	}
+	for _, tail := range []float64{0.1, 0.01, 0.001, 0.0001, 0.00001} {
+		for k := 9; k >= 1; k-- {
+			if p := 1 - tail*float64(k)/10; p >= 0.9 {
+				ps = append(ps, p)
+			}
+		}
+	}
+	return append(ps, 1)
+}()
+
+// quantiles samples the distribution at cdfProbs (nil when empty).
+func (h *histogram) quantiles() []Quantile {
+	if h.n == 0 {
+		return nil
+	}
+	out := make([]Quantile, 0, len(cdfProbs))
+	for _, p := range cdfProbs {
+		out = append(out, Quantile{P: math.Round(p*1e6) / 1e6, US: us(h.quantile(p))})
+	}
+	return out
+}

@@ -9,14 +9,21 @@ import (
 type StrategyResult struct {
 	Strategy string `json:"strategy"`
 	// Kind is the base strategy (local, local-pure, introspection, tiered).
-	Kind        string `json:"kind"`
-	Validations int    `json:"validations"`
+	Kind string `json:"kind"`
+	// Config is a tiered strategy's configuration (Tiered, as text); Grid
+	// marks the configurations of the scenario's grid.
+	Config      string      `json:"config,omitempty"`
+	Grid        bool        `json:"grid,omitempty"`
+	Tiered      *TieredSpec `json:"-"`
+	Validations int         `json:"validations"`
 	// BusySeconds is the real time spent replaying requests (events, key
 	// rotations and token minting excluded).
 	BusySeconds float64 `json:"busy_seconds"`
 	// Throughput is Validations / BusySeconds.
 	Throughput float64        `json:"validations_per_second"`
 	Latency    LatencySummary `json:"latency"`
+	// LatencyQuantiles sample the latency distribution (for its CDF).
+	LatencyQuantiles []Quantile `json:"latency_quantiles,omitempty"`
 	// CPUPerValidationUS is process CPU time (user+system, every goroutine:
 	// the validator, the harness, and the in-process IdP answering it) over
 	// the busy periods, per validation; -1 when unknown.
@@ -33,6 +40,15 @@ type StrategyResult struct {
 	Reasons map[string]int `json:"reasons"`
 	// Triggers counts why the IdP was asked (tiered), over decisions.
 	Triggers map[string]int `json:"triggers"`
+	// CallsByTrigger counts the introspection calls that reached the IdP
+	// (answers neither cached nor shared with a concurrent call), each
+	// under the first trigger of its decision in the strategy's order
+	// (sensitive_scope, revocation_window, restart_window, token_age,
+	// lightweight, sampled); "always" for the introspection strategy,
+	// "unattributed" for a tiered decision reported without triggers. Nil
+	// when the harness could not attribute calls (--http with concurrency
+	// above 1).
+	CallsByTrigger map[string]int `json:"idp_calls_by_trigger,omitempty"`
 	// Degraded counts acceptances on local evidence because the IdP could
 	// not be asked (on_unavailable: local).
 	Degraded int      `json:"degraded"`
@@ -63,6 +79,12 @@ type IdPLoad struct {
 	Per1000 float64 `json:"calls_per_1000"`
 	// IntrospectionsPer1000 is introspection calls per 1000 validations.
 	IntrospectionsPer1000 float64 `json:"introspections_per_1000"`
+	// RPSAtDeclaredRate is the IdP calls per second this strategy would
+	// send under the scenario's real traffic (its declared rate, before
+	// --quick): introspections per validation x the declared rate, plus
+	// key and discovery fetches per second of the run (they follow time,
+	// not traffic). In real-issuer mode every call is per validation.
+	RPSAtDeclaredRate float64 `json:"idp_calls_per_second_at_declared_rate"`
 	// Avoided is the introspection strategy's IdP calls minus this one's,
 	// AvoidedPct the same as a share of the introspection strategy's; both
 	// absent when introspection was not run.
@@ -124,6 +146,7 @@ type recorder struct {
 	firstRefusal []time.Duration // per token; -1: none yet
 	lastAccepted []time.Duration // per token, after revocation; -1: none
 	usedAfter    []bool
+	callsUnknown bool
 }
 
 func newRecorder(wl *Workload, spec strategySpec, _ Options) *recorder {
@@ -133,8 +156,12 @@ func newRecorder(wl *Workload, spec strategySpec, _ Options) *recorder {
 	for i := range r.firstRefusal {
 		r.firstRefusal[i], r.lastAccepted[i] = -1, -1
 	}
-	r.res = StrategyResult{Strategy: spec.name, Kind: spec.kind,
-		Outcomes: map[string]int{}, Reasons: map[string]int{}, Triggers: map[string]int{}}
+	r.res = StrategyResult{Strategy: spec.name, Kind: spec.kind, Grid: spec.grid,
+		Outcomes: map[string]int{}, Reasons: map[string]int{}, Triggers: map[string]int{}, CallsByTrigger: map[string]int{}}
+	if spec.kind == StrategyTiered {
+		t := spec.tiered
+		r.res.Tiered, r.res.Config = &t, tieredConfig(t)
+	}
 	return r
 }
 
@@ -178,6 +205,19 @@ func (r *recorder) record(q Request, at time.Duration, d decision, lat time.Dura
 	for _, t := range d.triggers {
 		r.res.Triggers[string(t)]++
 	}
+	switch {
+	case d.idpCalls < 0:
+		r.callsUnknown = true
+	case d.idpCalls > 0:
+		// The introspection strategy asks for every token; a tiered
+		// decision without triggers is one whose refusal did not say why
+		// (the service's 401 body carries none).
+		first := map[bool]string{true: "always", false: "unattributed"}[r.spec.kind == StrategyIntrospection]
+		if len(d.triggers) > 0 {
+			first = string(d.triggers[0])
+		}
+		r.res.CallsByTrigger[first] += d.idpCalls
+	}
 	tk := &r.wl.Tokens[q.Token]
 	accepted := d.outcome == "accepted"
 	ex := &r.res.Exposure
@@ -212,6 +252,10 @@ func (r *recorder) record(q Request, at time.Duration, d decision, lat time.Dura
 func (r *recorder) result() *StrategyResult {
 	res := r.res
 	res.Latency = r.hist.summary()
+	res.LatencyQuantiles = r.hist.quantiles()
+	if r.callsUnknown {
+		res.CallsByTrigger = nil
+	}
 	res.BusySeconds = r.busy.Seconds()
 	if r.busy > 0 {
 		res.Throughput = float64(res.Validations) / r.busy.Seconds()

@@ -27,6 +27,22 @@ type Options struct {
 	Concurrency int
 	// Progress receives one line per phase (nil: quiet).
 	Progress io.Writer
+	// OnProgress, when set, is called from Run's goroutine as the replay
+	// advances (every few hundred requests and at each strategy's end).
+	OnProgress func(Progress)
+	// NoGrid skips the scenario's grid when Strategies is empty.
+	NoGrid bool
+	// Constraints for the verdict; nil takes the scenario's.
+	Constraints *Constraints
+}
+
+// Progress is where a run stands.
+type Progress struct {
+	// Strategy is the one replaying, the Index-th (0-based) of Count.
+	Strategy     string
+	Index, Count int
+	// Done of Total requests of this strategy's replay.
+	Done, Total int
 }
 
 // Run replays wl once per strategy, sequentially, each against a fresh IdP
@@ -34,9 +50,17 @@ type Options struct {
 // one strategy to the next), and measures each. It owns every goroutine it
 // starts and stops them before returning. ctx bounds the whole run.
 func Run(ctx context.Context, wl *Workload, o Options) (*Report, error) {
-	specs, err := resolveStrategies(wl.Scenario, o.Strategies)
+	specs, err := resolveStrategies(wl.Scenario, o.Strategies, o.NoGrid)
 	if err != nil {
 		return nil, err
+	}
+	cons := o.Constraints
+	if cons == nil {
+		c, err := wl.Scenario.Constraints.Parse()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: constraints: %w", ErrScenario, wl.Scenario.Name, err)
+		}
+		cons = &c
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 1
@@ -61,7 +85,13 @@ func Run(ctx context.Context, wl *Workload, o Options) (*Report, error) {
 			return nil, err
 		}
 		progress("bench: %s: minting %d tokens, replaying %d requests", spec.name, len(wl.Tokens), len(wl.Requests))
-		res, floor, err := runOne(ctx, wl, spec, o, t0, i == 0)
+		tick := func(done int) {
+			if o.OnProgress != nil {
+				o.OnProgress(Progress{Strategy: spec.name, Index: i, Count: len(specs), Done: done, Total: len(wl.Requests)})
+			}
+		}
+		tick(0) // names the strategy while its tokens are minted
+		res, floor, err := runOne(ctx, wl, spec, o, t0, i == 0, tick)
 		if err != nil {
 			return nil, fmt.Errorf("bench: %s: %w", spec.name, err)
 		}
@@ -72,12 +102,14 @@ func Run(ctx context.Context, wl *Workload, o Options) (*Report, error) {
 		rep.Results = append(rep.Results, *res)
 	}
 	rep.finish()
+	rep.Constraints = *cons
+	rep.Verdict = Decide(rep.Results, *cons)
 	rep.ElapsedSeconds = time.Since(begin).Seconds()
 	return rep, nil
 }
 
 // runOne replays the workload for one strategy.
-func runOne(ctx context.Context, wl *Workload, spec strategySpec, o Options, t0 time.Time, withFloor bool) (*StrategyResult, Floor, error) {
+func runOne(ctx context.Context, wl *Workload, spec strategySpec, o Options, t0 time.Time, withFloor bool, tick func(int)) (*StrategyResult, Floor, error) {
 	var floor Floor
 	w, err := newWorld(wl, t0)
 	if err != nil {
@@ -100,7 +132,7 @@ func runOne(ctx context.Context, wl *Workload, spec strategySpec, o Options, t0 
 	r := newRecorder(wl, spec, o)
 	w.idp.ResetCounters() // the floor's key fetch is not the run's
 	runtime.GC()          // the previous run's garbage is not this run's cost
-	if err := replay(ctx, w, st, r, o.Concurrency); err != nil {
+	if err := replay(ctx, w, st, r, o.Concurrency, tick); err != nil {
 		return nil, floor, err
 	}
 	res := r.result()
@@ -152,7 +184,7 @@ func timeline(wl *Workload) []action {
 // replay drives the timeline: before each batch of requests, every action
 // due is applied at its own virtual time (timing paused); each batch runs at
 // its virtual time with real-time latency measured around each validation.
-func replay(ctx context.Context, w *world, st *stack, r *recorder, conc int) error {
+func replay(ctx context.Context, w *world, st *stack, r *recorder, conc int, tick func(int)) error {
 	acts := timeline(w.wl)
 	reqs := w.wl.Requests
 	ai := 0
@@ -163,10 +195,11 @@ func replay(ctx context.Context, w *world, st *stack, r *recorder, conc int) err
 	}
 	batch := make([]job, 0, conc)
 	for i := 0; i < len(reqs); {
-		if i%1024 == 0 {
+		if i%512 == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			tick(i)
 		}
 		if ai < len(acts) && acts[ai].at <= reqs[i].At {
 			r.pause()
@@ -193,9 +226,14 @@ func replay(ctx context.Context, w *world, st *stack, r *recorder, conc int) err
 		r.resume()
 		if pool == nil {
 			q := reqs[i]
+			calls := w.idp.Calls(idpsim.EndpointIntrospect)
 			start := time.Now()
 			d := st.validate(ctx, w.tokens[q.Token], q.Sensitive)
 			lat := time.Since(start)
+			if d.idpCalls < 0 {
+				// One validation at a time: the IdP's counter moved for it alone.
+				d.idpCalls = int(w.idp.Calls(idpsim.EndpointIntrospect) - calls)
+			}
 			r.record(q, at, d, lat)
 		} else {
 			batch = batch[:0]
@@ -210,6 +248,7 @@ func replay(ctx context.Context, w *world, st *stack, r *recorder, conc int) err
 		i = j
 	}
 	r.pause()
+	tick(len(reqs))
 	return nil
 }
 

@@ -108,6 +108,12 @@ type Scenario struct {
 	// tiered configurations, run as strategies of their own.
 	Tiered   TieredSpec   `yaml:"tiered"`
 	Variants []TieredSpec `yaml:"variants"`
+	// Grid declares tiered settings to try: every combination runs as a
+	// strategy of its own (named g01, g02, ...), and the verdict picks the
+	// cheapest one that meets the Constraints.
+	Grid *GridSpec `yaml:"grid"`
+	// Constraints the verdict checks (flags override them).
+	Constraints ConstraintSpec `yaml:"constraints"`
 	// QuickScale multiplies the rate, the users and the event counts under
 	// --quick (default 0.1).
 	QuickScale float64 `yaml:"quick_scale"`
@@ -312,6 +318,12 @@ func (s *Scenario) Validate() error {
 			return bad("key rotation at %s is outside the run (0, %s)", t, s.Duration)
 		}
 	}
+	if err := s.Grid.validate(); err != nil {
+		return bad("grid: %v", err)
+	}
+	if _, err := s.Constraints.Parse(); err != nil {
+		return bad("constraints: %v", err)
+	}
 	if err := s.IdP.validate(); err != nil {
 		return bad("idp: %v", err)
 	}
@@ -336,6 +348,13 @@ func (s *Scenario) Validate() error {
 		case "", "fail_closed", "local":
 		default:
 			return bad("tiered %q: on_unavailable %q is not fail_closed or local", v.Name, v.OnUnavailable)
+		}
+	}
+	if s.Grid != nil {
+		for i := range maxGrid {
+			if names[gridName(i)] {
+				return bad("variant name %q is reserved for grid configurations", gridName(i))
+			}
 		}
 	}
 	return nil
@@ -441,5 +460,19 @@ func (s *Scenario) Scaled() *Scenario {
 	}
 	q.Variants = slices.Clone(s.Variants)
 	q.KeyRotations = slices.Clone(s.KeyRotations)
+	if s.Grid != nil {
+		g := s.Grid.clone()
+		q.Grid = &g
+	}
 	return &q
+}
+
+// DeclaredRate is the scenario's request rate as written in its file: the
+// rate of the real traffic it models, before any --quick scaling. IdP calls
+// per second in verdicts are at this rate.
+func (s *Scenario) DeclaredRate() float64 {
+	if s.Quick && s.QuickScale > 0 {
+		return s.Rate / s.QuickScale
+	}
+	return s.Rate
 }

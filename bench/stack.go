@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,22 +40,30 @@ type strategySpec struct {
 	name   string
 	kind   string // one of the base names
 	tiered TieredSpec
+	grid   bool // one of the scenario's grid configurations
 }
 
 // StrategyNames lists the strategies a scenario runs by default: the four
-// base strategies and its tiered variants.
+// base strategies, its tiered variants and its grid configurations.
 func StrategyNames(s *Scenario) []string {
 	out := append([]string{}, baseStrategies...)
 	for _, v := range s.Variants {
 		out = append(out, v.Name)
 	}
+	for _, g := range s.GridSpecs() {
+		out = append(out, g.Name)
+	}
 	return out
 }
 
-func resolveStrategies(s *Scenario, names []string) ([]strategySpec, error) {
+func resolveStrategies(s *Scenario, names []string, noGrid bool) ([]strategySpec, error) {
 	if len(names) == 0 {
 		names = StrategyNames(s)
+		if noGrid {
+			names = names[:len(names)-len(s.GridSpecs())]
+		}
 	}
+	grid := s.GridSpecs()
 	var out []strategySpec
 	seen := map[string]bool{}
 	for _, n := range names {
@@ -76,6 +85,12 @@ func resolveStrategies(s *Scenario, names []string) ([]strategySpec, error) {
 					found = true
 				}
 			}
+			for _, g := range grid {
+				if g.Name == n {
+					out = append(out, strategySpec{name: n, kind: StrategyTiered, tiered: g, grid: true})
+					found = true
+				}
+			}
 			if !found {
 				return nil, fmt.Errorf("bench: unknown strategy %q (scenario %s has %s)", n, s.Name, strings.Join(StrategyNames(s), ", "))
 			}
@@ -93,6 +108,38 @@ type decision struct {
 	reason   string
 	degraded bool
 	triggers []strategy.Trigger
+	// idpCalls is the number of introspection calls the validation sent to
+	// the IdP; -1 when unknown.
+	idpCalls int
+}
+
+// callTally counts the IdP calls of one validation; the validation's ctx
+// carries it to tallyIntrospector.
+type callTally struct{ n atomic.Int32 }
+
+type tallyKey struct{}
+
+// tallyIntrospector counts, per validation, the introspections that
+// reached the IdP: answers neither cached nor joined to another caller's
+// call. Failed calls count unless nothing was sent (breaker open, budget
+// exhausted). The validation's own goroutine calls Introspect, so the
+// validation's ctx is at hand even when the IdP call itself runs on the
+// client's lifetime context.
+type tallyIntrospector struct{ next strategy.Introspector }
+
+func (t tallyIntrospector) Introspect(ctx context.Context, token string, maxAge time.Duration) (*introspection.Answer, error) {
+	a, err := t.next.Introspect(ctx, token, maxAge)
+	tally, _ := ctx.Value(tallyKey{}).(*callTally)
+	switch {
+	case tally == nil:
+	case err == nil:
+		if a != nil && !a.Cached && !a.Shared {
+			tally.n.Add(1)
+		}
+	case !errors.Is(err, introspection.ErrBreakerOpen) && !errors.Is(err, introspection.ErrBudget):
+		tally.n.Add(1)
+	}
+	return a, err
 }
 
 // validateFunc performs one validation through the real code path.
@@ -163,7 +210,7 @@ func buildStack(w *world, spec strategySpec, o Options) (*stack, error) {
 		if err != nil {
 			return nil, err
 		}
-		ic.Introspector = st.client
+		ic.Introspector = tallyIntrospector{next: st.client}
 	}
 	vopts := []strategy.VerifierOption{strategy.WithClock(w.clk), strategy.WithMetrics(sm)}
 	if spec.kind != StrategyLocalPure {
@@ -231,8 +278,9 @@ func buildStack(w *world, spec strategySpec, o Options) (*stack, error) {
 }
 
 func (st *stack) validateLibrary(ctx context.Context, token string, sensitive bool) decision {
-	res, err := st.s.Validate(ctx, strategy.Request{Token: token, Sensitive: sensitive})
-	d := decision{outcome: strategy.Outcome(err), reason: string(strategy.ReasonOf(err))}
+	tally := &callTally{}
+	res, err := st.s.Validate(context.WithValue(ctx, tallyKey{}, tally), strategy.Request{Token: token, Sensitive: sensitive})
+	d := decision{outcome: strategy.Outcome(err), reason: string(strategy.ReasonOf(err)), idpCalls: int(tally.n.Load())}
 	if res != nil {
 		d.degraded, d.triggers = res.Degraded, res.Triggers
 	} else if e := (*strategy.Error)(nil); errors.As(err, &e) {
@@ -319,7 +367,9 @@ func (st *stack) validateHTTP(ctx context.Context, url, token string, sensitive 
 		Triggers []strategy.Trigger `json:"triggers"`
 	}
 	_ = json.Unmarshal(raw, &b)
-	d := decision{reason: b.Reason, degraded: b.Degraded, triggers: b.Triggers}
+	// The service's handler runs on the server's context: the runner
+	// counts this validation's IdP calls itself (see replay).
+	d := decision{reason: b.Reason, degraded: b.Degraded, triggers: b.Triggers, idpCalls: -1}
 	switch resp.StatusCode {
 	case http.StatusOK:
 		d.outcome = "accepted"

@@ -193,7 +193,7 @@ func TestScenarioErrors(t *testing.T) {
 	if _, err := LoadScenario("no-such-scenario"); !errors.Is(err, ErrScenario) {
 		t.Fatalf("unknown name: %v", err)
 	}
-	if _, err := resolveStrategies(small(t), []string{"local", "nope"}); err == nil {
+	if _, err := resolveStrategies(small(t), []string{"local", "nope"}, false); err == nil {
 		t.Fatal("unknown strategy accepted")
 	}
 }
