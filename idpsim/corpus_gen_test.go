@@ -2,9 +2,8 @@ package idpsim
 
 import (
 	"encoding/base64"
-	"fmt"
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -48,7 +47,7 @@ func TestGenCorpus(t *testing.T) {
 		"five":               "e30.e30.e30.e30.e30",
 	}
 	for name, tok := range tokens {
-		writeCorpus(t, "FuzzDecode", name, tok)
+		fuzzseed.Write(t, "FuzzDecode", name, tok)
 	}
 	basic := map[string]string{
 		"demo":           "Basic ZGVtbzpkZW1vLXNlY3JldA==",
@@ -67,35 +66,6 @@ func TestGenCorpus(t *testing.T) {
 		"empty-password": "Basic " + base64.StdEncoding.EncodeToString([]byte("demo:")),
 	}
 	for name, h := range basic {
-		writeCorpus(t, "FuzzParseBasic", name, h)
-	}
-}
-
-// writeCorpus writes one seed in the `go test fuzz v1` format, each value
-// encoded as cmd/go does (fmt %q).
-func writeCorpus(t *testing.T, target, name string, vals ...any) {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, v := range vals {
-		switch x := v.(type) {
-		case string:
-			fmt.Fprintf(&b, "string(%q)\n", x)
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", x)
-		case bool:
-			fmt.Fprintf(&b, "bool(%v)\n", x)
-		case uint8:
-			fmt.Fprintf(&b, "byte(%q)\n", x)
-		default:
-			t.Fatalf("unsupported corpus value %T", v)
-		}
-	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
+		fuzzseed.Write(t, "FuzzParseBasic", name, h)
 	}
 }

@@ -1,9 +1,8 @@
 package introspection
 
 import (
-	"fmt"
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -68,35 +67,6 @@ func TestGenCorpus(t *testing.T) {
 		"jwt-claim-keycloak-25+": `{"active":true,"jwt":"eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9."}`,
 	}
 	for name, body := range seeds {
-		writeCorpus(t, "FuzzDecodeResponse", name, []byte(body))
-	}
-}
-
-// writeCorpus writes one seed in the `go test fuzz v1` format, each value
-// encoded as cmd/go does (fmt %q).
-func writeCorpus(t *testing.T, target, name string, vals ...any) {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, v := range vals {
-		switch x := v.(type) {
-		case string:
-			fmt.Fprintf(&b, "string(%q)\n", x)
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", x)
-		case bool:
-			fmt.Fprintf(&b, "bool(%v)\n", x)
-		case uint8:
-			fmt.Fprintf(&b, "byte(%q)\n", x)
-		default:
-			t.Fatalf("unsupported corpus value %T", v)
-		}
-	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
+		fuzzseed.Write(t, "FuzzDecodeResponse", name, []byte(body))
 	}
 }

@@ -2,9 +2,8 @@ package revocation_test
 
 import (
 	"encoding/base64"
-	"fmt"
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -81,7 +80,7 @@ func TestGenCorpus(t *testing.T) {
 		"empty-objects":       "e30.e30.e30",
 	}
 	for name, tok := range logout {
-		writeCorpus(t, "FuzzLogoutToken", name, tok)
+		fuzzseed.Write(t, "FuzzLogoutToken", name, tok)
 	}
 
 	nh := map[string]any{"alg": "RS256", "kid": "a", "typ": "JWT"}
@@ -113,7 +112,7 @@ func TestGenCorpus(t *testing.T) {
 		"abc":                "a.b.c",
 	}
 	for name, body := range notBefore {
-		writeCorpus(t, "FuzzNotBefore", name, []byte(body))
+		fuzzseed.Write(t, "FuzzNotBefore", name, []byte(body))
 	}
 }
 
@@ -125,33 +124,4 @@ func unsignedWith(header, claims map[string]any, sig string) string {
 // unsignedRaw assembles a JWS from raw header and claims bytes.
 func unsignedRaw(h, c []byte, sig string) string {
 	return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c) + "." + sig
-}
-
-// writeCorpus writes one seed in the `go test fuzz v1` format, each value
-// encoded as cmd/go does (fmt %q).
-func writeCorpus(t *testing.T, target, name string, vals ...any) {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, v := range vals {
-		switch x := v.(type) {
-		case string:
-			fmt.Fprintf(&b, "string(%q)\n", x)
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", x)
-		case bool:
-			fmt.Fprintf(&b, "bool(%v)\n", x)
-		case uint8:
-			fmt.Fprintf(&b, "byte(%q)\n", x)
-		default:
-			t.Fatalf("unsupported corpus value %T", v)
-		}
-	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -1,9 +1,8 @@
 package strategy_test
 
 import (
-	"fmt"
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -118,35 +117,6 @@ func TestGenCorpus(t *testing.T) {
 		"nul-bytes":                   "\x00.\x00.\x00",
 	}
 	for name, tok := range seeds {
-		writeCorpus(t, "FuzzVerify", name, tok)
-	}
-}
-
-// writeCorpus writes one seed in the `go test fuzz v1` format, each value
-// encoded as cmd/go does (fmt %q).
-func writeCorpus(t *testing.T, target, name string, vals ...any) {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, v := range vals {
-		switch x := v.(type) {
-		case string:
-			fmt.Fprintf(&b, "string(%q)\n", x)
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", x)
-		case bool:
-			fmt.Fprintf(&b, "bool(%v)\n", x)
-		case uint8:
-			fmt.Fprintf(&b, "byte(%q)\n", x)
-		default:
-			t.Fatalf("unsupported corpus value %T", v)
-		}
-	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
+		fuzzseed.Write(t, "FuzzVerify", name, tok)
 	}
 }

@@ -3,8 +3,8 @@ package validator_test
 import (
 	"encoding/base64"
 	"fmt"
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -56,9 +56,9 @@ func TestGenCorpus(t *testing.T) {
 		"equals-inside":      "Bearer a=b",
 	}
 	for name, v := range bearer {
-		writeCorpus(t, "FuzzBearerToken", name, v, false)
+		fuzzseed.Write(t, "FuzzBearerToken", name, v, false)
 	}
-	writeCorpus(t, "FuzzBearerToken", "twice", "Bearer a.b.c", true)
+	fuzzseed.Write(t, "FuzzBearerToken", "twice", "Bearer a.b.c", true)
 
 	paths := map[string]string{
 		"root": "/", "plain": "/api/payments/x", "dotdot": "/api/payments/../payments/x",
@@ -74,8 +74,8 @@ func TestGenCorpus(t *testing.T) {
 		"long": "/" + strings.Repeat("a/", 2000), "empty": "", "no-slash": "api/payments",
 	}
 	for name, p := range paths {
-		writeCorpus(t, "FuzzAuthPath", name, p, uint8(0))
-		writeCorpus(t, "FuzzAuthPath", name+"-s7", p, uint8(7))
+		fuzzseed.Write(t, "FuzzAuthPath", name, p, uint8(0))
+		fuzzseed.Write(t, "FuzzAuthPath", name+"-s7", p, uint8(7))
 	}
 
 	type hdrs struct{ om, ou, fm, fu, fh, ourl string }
@@ -109,40 +109,11 @@ func TestGenCorpus(t *testing.T) {
 	}
 	for name, h := range headers {
 		for _, fl := range []uint8{1, 0} {
-			writeCorpus(t, "FuzzAuthHeaders", fmt.Sprintf("%s-%d", name, fl), h.om, h.ou, h.fm, h.fu, h.fh, h.ourl, fl)
+			fuzzseed.Write(t, "FuzzAuthHeaders", fmt.Sprintf("%s-%d", name, fl), h.om, h.ou, h.fm, h.fu, h.fh, h.ourl, fl)
 		}
 	}
-	writeCorpus(t, "FuzzAuthHeaders", "dup-host", "GET", "/public/x", "", "", "app.example.com", "", uint8(1|2))
-	writeCorpus(t, "FuzzAuthHeaders", "dup-uri", "GET", "/public/x", "", "", "app.example.com", "", uint8(1|4))
-	writeCorpus(t, "FuzzAuthHeaders", "dup-method", "GET", "/public/x", "GET", "", "app.example.com", "", uint8(1|16))
-	writeCorpus(t, "FuzzAuthHeaders", "no-token", "GET", "/api/x", "", "", "app.example.com", "", uint8(1|8))
-}
-
-// writeCorpus writes one seed in the `go test fuzz v1` format, each value
-// encoded as cmd/go does (fmt %q).
-func writeCorpus(t *testing.T, target, name string, vals ...any) {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, v := range vals {
-		switch x := v.(type) {
-		case string:
-			fmt.Fprintf(&b, "string(%q)\n", x)
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", x)
-		case bool:
-			fmt.Fprintf(&b, "bool(%v)\n", x)
-		case uint8:
-			fmt.Fprintf(&b, "byte(%q)\n", x)
-		default:
-			t.Fatalf("unsupported corpus value %T", v)
-		}
-	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	fuzzseed.Write(t, "FuzzAuthHeaders", "dup-host", "GET", "/public/x", "", "", "app.example.com", "", uint8(1|2))
+	fuzzseed.Write(t, "FuzzAuthHeaders", "dup-uri", "GET", "/public/x", "", "", "app.example.com", "", uint8(1|4))
+	fuzzseed.Write(t, "FuzzAuthHeaders", "dup-method", "GET", "/public/x", "GET", "", "app.example.com", "", uint8(1|16))
+	fuzzseed.Write(t, "FuzzAuthHeaders", "no-token", "GET", "/api/x", "", "", "app.example.com", "", uint8(1|8))
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func TestGenCorpus(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeCorpus(t, "FuzzConfig", "example-"+strings.TrimSuffix(filepath.Base(p), ".yaml"), b)
+		fuzzseed.Write(t, "FuzzConfig", "example-"+strings.TrimSuffix(filepath.Base(p), ".yaml"), b)
 	}
 	bomb := "a: &a [x,x,x,x,x,x,x,x,x]\n"
 	prev := "a"
@@ -100,35 +101,6 @@ func TestGenCorpus(t *testing.T) {
 		"long-name":             strings.Replace(minimal, "name: kc", "name: "+strings.Repeat("k", 300), 1),
 	}
 	for name, s := range seeds {
-		writeCorpus(t, "FuzzConfig", name, []byte(s))
-	}
-}
-
-// writeCorpus writes one seed in the `go test fuzz v1` format, each value
-// encoded as cmd/go does (fmt %q).
-func writeCorpus(t *testing.T, target, name string, vals ...any) {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("go test fuzz v1\n")
-	for _, v := range vals {
-		switch x := v.(type) {
-		case string:
-			fmt.Fprintf(&b, "string(%q)\n", x)
-		case []byte:
-			fmt.Fprintf(&b, "[]byte(%q)\n", x)
-		case bool:
-			fmt.Fprintf(&b, "bool(%v)\n", x)
-		case uint8:
-			fmt.Fprintf(&b, "byte(%q)\n", x)
-		default:
-			t.Fatalf("unsupported corpus value %T", v)
-		}
-	}
-	dir := filepath.Join("testdata", "fuzz", target)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "seed-"+name), []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
+		fuzzseed.Write(t, "FuzzConfig", name, []byte(s))
 	}
 }
