@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tokenwarden/tokenwarden/internal/app"
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/config"
 	"github.com/tokenwarden/tokenwarden/strategy"
@@ -67,16 +68,16 @@ Exit status: 0 accepted, 1 rejected, 2 unavailable or usage error.`,
 				return &exitError{code: 2, err: err}
 			}
 			log := slog.New(slog.DiscardHandler)
-			a, err := build(cfg, log, clock.Real)
+			a, err := app.Build(cfg, log, clock.Real)
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			defer a.close()
+			defer a.Close()
 			name := strat
 			if name == "" {
 				name = cfg.DefaultStrategy
 			}
-			s, ok := a.strategies[name]
+			s, ok := a.Strategy(name)
 			if !ok {
 				return &exitError{code: 2, err: fmt.Errorf("unknown strategy %q", name)}
 			}

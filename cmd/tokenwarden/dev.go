@@ -14,6 +14,7 @@ import (
 
 	"github.com/tokenwarden/tokenwarden/configs"
 	"github.com/tokenwarden/tokenwarden/idpsim"
+	"github.com/tokenwarden/tokenwarden/internal/app"
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/config"
 	"github.com/tokenwarden/tokenwarden/validator"
@@ -132,16 +133,15 @@ func runDev(ctx context.Context, a devAddrs, out io.Writer) error {
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	log, level := newLogger(cfg.Log)
-	app, err := build(cfg, log, clock.Real)
+	log, level := app.NewLogger(cfg.Log)
+	tw, err := app.Build(cfg, log, clock.Real, app.WithLevelVar(level))
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	defer app.close()
-	app.level = level
-	app.start(ctx)
+	defer tw.Close()
+	tw.Start(ctx)
 
-	return validator.Serve(ctx, serverConfig(cfg.Server), app.service.Handler(), app.service.AdminHandler(), log,
+	return validator.Serve(ctx, app.ServerConfig(cfg.Server), tw.Service().Handler(), tw.Service().AdminHandler(), log,
 		func(mainAddr, adminAddr net.Addr) {
 			tok, err := idp.ClientCredentials(devRealm, devClientID)
 			if err != nil {
@@ -150,7 +150,7 @@ func runDev(ctx context.Context, a devAddrs, out io.Writer) error {
 			}
 			// Wait (bounded) for the keys so the first curl is not a 503.
 			deadline := time.Now().Add(5 * time.Second)
-			for !app.ready() && time.Now().Before(deadline) {
+			for !tw.Ready() && time.Now().Before(deadline) {
 				time.Sleep(20 * time.Millisecond)
 			}
 			printDev(out, idp.Issuer(devRealm), "http://"+mainAddr.String(), "http://"+adminAddr.String(), tok.AccessToken)

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tokenwarden/tokenwarden/idpsim"
+	"github.com/tokenwarden/tokenwarden/internal/app"
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/config"
 )
@@ -384,12 +385,12 @@ default_strategy: introspection
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := build(cfg, slog.New(slog.DiscardHandler), clock.Real)
+	a, err := app.Build(cfg, slog.New(slog.DiscardHandler), clock.Real)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.close()
-	srv := httptest.NewServer(a.service.Handler())
+	defer a.Close()
+	srv := httptest.NewServer(a.Service().Handler())
 	defer srv.Close()
 	tok, _ := idp.ClientCredentials("dev", "demo")
 	post := func() (*http.Response, string) {

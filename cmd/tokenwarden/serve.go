@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tokenwarden/tokenwarden/internal/app"
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/config"
 	"github.com/tokenwarden/tokenwarden/validator"
@@ -35,20 +36,19 @@ ignored; changes to issuers, revocation or listeners are refused with
 "restart required" (nothing is half-applied).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			loaded := fileDigest(file)
+			loaded := app.FileDigest(file)
 			cfg, err := config.Load(file, cmd.Flags())
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			log, level := newLogger(cfg.Log)
-			a, err := build(cfg, log, clock.Real)
+			log, level := app.NewLogger(cfg.Log)
+			a, err := app.Build(cfg, log, clock.Real, app.WithLevelVar(level), app.WithFlags(cmd.Flags()))
 			if err != nil {
 				return &exitError{code: 2, err: err}
 			}
-			defer a.close()
-			a.level, a.flags = level, cmd.Flags()
+			defer a.Close()
 			ctx := cmd.Context()
-			a.start(ctx)
+			a.Start(ctx)
 
 			// Live reload of policies on file change and on SIGHUP.
 			sighup := make(chan os.Signal, 1)
@@ -58,11 +58,11 @@ ignored; changes to issuers, revocation or listeners are refused with
 			watched := make(chan struct{})
 			go func() {
 				defer close(watched)
-				a.watch(wctx, file, loaded, reloadEvery, sighup)
+				a.Watch(wctx, file, loaded, reloadEvery, sighup)
 			}()
 			defer func() { stopWatch(); <-watched }()
 
-			return validator.Serve(ctx, serverConfig(cfg.Server), a.service.Handler(), a.service.AdminHandler(), log,
+			return validator.Serve(ctx, app.ServerConfig(cfg.Server), a.Service().Handler(), a.Service().AdminHandler(), log,
 				func(main, admin net.Addr) {
 					log.Info("tokenwarden serving", "addr", main.String(), "admin_addr", admin.String(), "default_strategy", cfg.DefaultStrategy)
 				})

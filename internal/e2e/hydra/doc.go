@@ -10,8 +10,9 @@
 // REST API and stops Hydra (its whole process group) at the end. The
 // tokenwarden under test is built in-process from the shipped
 // configs/hydra.yaml (only the issuer and admin addresses replaced), loaded
-// through internal/config and wired the way cmd/tokenwarden does, and every
-// case is asked over HTTP at POST /v1/validate.
+// through internal/config and wired by internal/app, the wiring
+// cmd/tokenwarden ships, and every case is asked over HTTP at POST
+// /v1/validate.
 //
 // Without the binary (TW_HYDRA_BIN, or .cache/hydra/hydra) the tests skip,
 // except under CI, where a missing binary fails the run.

@@ -16,17 +16,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/pflag"
 
+	"github.com/tokenwarden/tokenwarden/internal/app"
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/config"
-	"github.com/tokenwarden/tokenwarden/introspection"
-	"github.com/tokenwarden/tokenwarden/jwks"
 	"github.com/tokenwarden/tokenwarden/revocation"
-	"github.com/tokenwarden/tokenwarden/strategy"
-	"github.com/tokenwarden/tokenwarden/validator"
 )
 
 // The addresses configs/hydra.yaml is written for (PEERS.md); the test
@@ -75,8 +70,9 @@ func loadShippedConfig(t *testing.T, h *hydra) *config.Config {
 	return cfg
 }
 
-// tw is one tokenwarden, in-process, serving the validate API over loopback
-// HTTP. The HTTP clients of its JWKS resolver and introspection client count
+// tw is one tokenwarden, in-process, wired by internal/app exactly as
+// `tokenwarden serve` wires it and serving the validate API over loopback
+// HTTP. The HTTP client of its JWKS resolver and introspection client counts
 // the requests they send to Hydra.
 type tw struct {
 	cfg   *config.Config
@@ -87,25 +83,27 @@ type tw struct {
 	introCalls  atomic.Int64 // POST .../introspect
 }
 
-// countingTransport counts requests whose path ends with suffix.
+// countingTransport counts the JWKS fetches and the introspection calls.
 type countingTransport struct {
-	base   http.RoundTripper
-	suffix string
-	n      *atomic.Int64
+	base http.RoundTripper
+	s    *tw
 }
 
 func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if strings.HasSuffix(r.URL.Path, c.suffix) {
-		c.n.Add(1)
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/jwks.json"):
+		c.s.jwksFetches.Add(1)
+	case strings.HasSuffix(r.URL.Path, "/introspect"):
+		c.s.introCalls.Add(1)
 	}
 	return c.base.RoundTrip(r)
 }
 
-// newTW builds tokenwarden from the shipped config the way
-// cmd/tokenwarden/wire.go does (build is in package main, so the wiring is
-// repeated here with the library packages, field for field), starts key
-// loading and waits until /readyz says the keys are loaded: discovery
-// (issuer equality) and the JWKS of the real Hydra have been accepted.
+// newTW builds tokenwarden from the shipped config with app.Build (the
+// wiring of cmd/tokenwarden), its calls to Hydra counted through
+// app.WithHTTPClient, starts key loading and waits until /readyz says the
+// keys are loaded: discovery (issuer equality) and the JWKS of the real
+// Hydra have been accepted.
 //
 // It then waits for the next whole second: tokens minted afterwards carry an
 // iat (whole seconds) not before the revocation store's start, so they are
@@ -117,142 +115,26 @@ func newTW(t *testing.T, h *hydra) *tw {
 	tl := &testWriter{t: t}
 	t.Cleanup(func() { tl.done.Store(true) }) // runs last: nothing logs to t after the test
 	log := slog.New(slog.NewTextHandler(tl, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	clk := clock.Real
-	reg := prometheus.NewRegistry()
-	jm := jwks.NewMetrics(reg)
-	im := introspection.NewMetrics(reg)
-	rm := revocation.NewMetrics(reg)
-	sm := strategy.NewMetrics(reg)
 
 	// One transport per service, closed with it: no idle connection (and
 	// no goroutine) outlives the test.
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	t.Cleanup(base.CloseIdleConnections)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-
-	var issuers []strategy.IssuerConfig
-	var resolvers []*jwks.Resolver
-	for _, is := range cfg.Issuers {
-		r, err := jwks.New(jwks.Config{
-			Name:                  is.Name,
-			Issuer:                is.Issuer,
-			DiscoveryURL:          is.DiscoveryURL,
-			JWKSURL:               is.JWKSURL,
-			Algorithms:            is.Algorithms,
-			RefreshInterval:       is.JWKS.RefreshInterval,
-			UnknownKIDMinInterval: is.JWKS.UnknownKIDMinInterval,
-			MaxStale:              is.JWKS.MaxStale,
-			Timeout:               is.JWKS.Timeout,
-			MaxBodyBytes:          is.JWKS.MaxBodyBytes,
-			CAFile:                is.TLS.CAFile,
-		}, jwks.WithMetrics(jm), jwks.WithLogger(log), jwks.WithClock(clk),
-			jwks.WithHTTPClient(&http.Client{Transport: &countingTransport{base, "/jwks.json", &s.jwksFetches}}))
-		if err != nil {
-			t.Fatalf("issuer %s: %v", is.Name, err)
-		}
-		t.Cleanup(r.Close)
-		resolvers = append(resolvers, r)
-		var intro strategy.Introspector
-		if is.Introspection.Enabled {
-			ic := is.Introspection
-			if ic.Endpoint == "" || ic.ClientSecret.IsSet() || ic.PrivateKey.IsSet() {
-				t.Fatalf("issuer %s: the Hydra config introspects at an explicit endpoint without credentials", is.Name)
-			}
-			c, err := introspection.New(introspection.Config{
-				Name: is.Name, Endpoint: ic.Endpoint, AuthMethod: ic.AuthMethod, ClientID: ic.ClientID,
-				Headers: ic.Headers, Timeout: ic.Timeout, MaxConcurrent: ic.MaxConcurrent,
-				RatePerSecond: ic.RatePerSecond, Burst: ic.Burst, MaxBodyBytes: ic.MaxBodyBytes,
-				CacheMaxEntries: ic.Cache.MaxEntries, CacheMaxTTL: ic.Cache.MaxTTL, NegativeTTL: ic.Cache.NegativeTTL,
-				BreakerFailures: ic.Breaker.FailureThreshold, BreakerOpenTimeout: ic.Breaker.OpenTimeout,
-				PrivateKeyAlg: ic.PrivateKeyAlg, Audience: is.Issuer,
-			}, introspection.WithMetrics(im), introspection.WithLogger(log), introspection.WithClock(clk),
-				introspection.WithHTTPClient(&http.Client{Transport: &countingTransport{base, "/introspect", &s.introCalls}}))
-			if err != nil {
-				t.Fatalf("issuer %s: introspection: %v", is.Name, err)
-			}
-			t.Cleanup(c.Close)
-			intro = c
-		}
-		issuers = append(issuers, strategy.IssuerConfig{
-			Name:              is.Name,
-			Issuer:            is.Issuer,
-			Audiences:         is.Audiences,
-			AuthorizedParties: is.AuthorizedParties,
-			Profile:           strategy.Profile(is.TokenProfile),
-			Algorithms:        is.Algorithms,
-			ClockSkew:         is.ClockSkew,
-			MaxTokenBytes:     is.MaxTokenBytes,
-			Keys:              r,
-			Introspector:      intro,
-			IntrospectOpaque:  is.Introspection.IntrospectOpaque,
-		})
-	}
-	store, err := revocation.NewMemory(revocation.Config{
-		Window:        cfg.Revocation.Window,
-		MaxEntries:    cfg.Revocation.MaxEntries,
-		RestartWindow: cfg.Revocation.RestartWindow == nil || *cfg.Revocation.RestartWindow,
-	}, revocation.WithMetrics(rm), revocation.WithLogger(log), revocation.WithClock(clk))
+	a, err := app.Build(cfg, log, clock.Real, app.WithHTTPClient(&http.Client{Transport: &countingTransport{base, s}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.store = store
-	v, err := strategy.NewVerifier(issuers, strategy.WithClock(clk), strategy.WithMetrics(sm), strategy.WithRevocation(store))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(v.Close)
-	strategies := map[string]strategy.Strategy{}
-	for name, sc := range cfg.Strategies {
-		var st strategy.Strategy
-		switch sc.Type {
-		case "local":
-			st = strategy.NewLocal(name, v)
-		case "introspection":
-			st = strategy.NewIntrospect(name, v, strategy.IntrospectConfig{
-				StandardMaxAge: sc.StandardMaxAge, SensitiveMaxAge: sc.SensitiveMaxAge,
-			})
-		case "tiered":
-			st = strategy.NewTiered(name, v, strategy.TieredConfig{
-				SensitiveScopes: sc.SensitiveScopes, SensitiveIfTokenHas: sc.SensitiveIfTokenHas,
-				MaxLocalAge: sc.MaxLocalAge, SensitiveMaxAge: sc.SensitiveMaxAge, StandardMaxAge: sc.StandardMaxAge,
-				SampleRate: sc.SampleRate, OnUnavailable: strategy.OnUnavailable(sc.OnUnavailable),
-				IntrospectWhenKeysUnavailable: sc.IntrospectWhenKeysUnavailable,
-			})
-		default:
-			t.Fatalf("strategies.%s: unknown type %q", name, sc.Type)
-		}
-		strategies[name] = strategy.Instrument(name, st, sm)
-	}
-	ready := func() bool {
-		for _, r := range resolvers {
-			if !r.Ready() {
-				return false
-			}
-		}
-		return true
-	}
-	svc, err := validator.New(validator.Config{
-		Strategies:            strategies,
-		DefaultStrategy:       cfg.DefaultStrategy,
-		AllowStrategyOverride: cfg.Server.AllowStrategyOverride,
-		ExposeClaims:          cfg.Server.ExposeClaims,
-		MaxBodyBytes:          cfg.Server.MaxBodyBytes,
-		Ready:                 ready,
-		Metrics:               promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-	}, validator.WithLogger(log), validator.WithClock(clk))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(svc.Handler())
+	t.Cleanup(a.Close)
+	s.store = a.Store()
+	srv := httptest.NewServer(a.Service().Handler())
 	t.Cleanup(srv.Close)
 	s.url = srv.URL
-	for _, r := range resolvers {
-		r.Start(ctx)
-	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	a.Start(ctx)
 
 	s.waitReady(t)
-	time.Sleep(time.Until(store.Started().Truncate(time.Second).Add(time.Second)))
+	time.Sleep(time.Until(s.store.Started().Truncate(time.Second).Add(time.Second)))
 	return s
 }
 

@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/tokenwarden/tokenwarden/idpsim"
+	"github.com/tokenwarden/tokenwarden/internal/app"
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/config"
 )
@@ -62,18 +63,18 @@ func TestReload(t *testing.T) {
 		}
 	}
 	write(reloadConfig(idp.Issuer("dev"), "payments:write", ""))
-	loaded := fileDigest(path)
+	loaded := app.FileDigest(path)
 	cfg, err := config.Load(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
-	a, err := build(cfg, slog.New(slog.NewJSONHandler(&logs, nil)), clock.Real)
+	var logs lockedBuffer
+	a, err := app.Build(cfg, slog.New(slog.NewJSONHandler(&logs, nil)), clock.Real)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.close()
-	srv := httptest.NewServer(a.service.Handler())
+	defer a.Close()
+	srv := httptest.NewServer(a.Service().Handler())
 	defer srv.Close()
 	tr, _ := idp.ClientCredentials("dev", "demo")
 	body, _ := json.Marshal(map[string]any{"token": tr.AccessToken, "scopes": []string{"openid"}})
@@ -117,7 +118,7 @@ func TestReload(t *testing.T) {
 	startWatch := func(digest [32]byte, every time.Duration) (stop func()) {
 		wctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { defer close(done); a.watch(wctx, path, digest, every, sighup) }()
+		go func() { defer close(done); a.Watch(wctx, path, digest, every, sighup) }()
 		return func() { cancel(); <-done }
 	}
 	stopWatch := startWatch(loaded, 20*time.Millisecond)
@@ -155,7 +156,7 @@ func TestReload(t *testing.T) {
 	// the log says which). Restore a reloadable change and signal.
 	stopWatch()
 	write(reloadConfig(idp.Issuer("dev"), "payments:write", ""))
-	stopWatch = startWatch(fileDigest(path), time.Hour)
+	stopWatch = startWatch(app.FileDigest(path), time.Hour)
 	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -186,17 +187,17 @@ func TestReloadRouteScope(t *testing.T) {
 	if err := os.WriteFile(path, []byte(cfgFor("openid")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	loaded := fileDigest(path)
+	loaded := app.FileDigest(path)
 	cfg, err := config.Load(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := build(cfg, slog.New(slog.DiscardHandler), clock.Real)
+	a, err := app.Build(cfg, slog.New(slog.DiscardHandler), clock.Real)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.close()
-	srv := httptest.NewServer(a.service.Handler())
+	defer a.Close()
+	srv := httptest.NewServer(a.Service().Handler())
 	defer srv.Close()
 	tr, _ := idp.ClientCredentials("dev", "demo")
 	auth := func() int {
@@ -230,7 +231,7 @@ func TestReloadRouteScope(t *testing.T) {
 	}
 	wctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); a.watch(wctx, path, loaded, 20*time.Millisecond, nil) }()
+	go func() { defer close(done); a.Watch(wctx, path, loaded, 20*time.Millisecond, nil) }()
 	if err := os.WriteFile(path, []byte(cfgFor("admin")), 0o600); err != nil {
 		t.Fatal(err)
 	}

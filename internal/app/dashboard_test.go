@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"bytes"
@@ -24,6 +24,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/tokenwarden/tokenwarden/idpsim"
+	"github.com/tokenwarden/tokenwarden/internal/app"
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/config"
 	"github.com/tokenwarden/tokenwarden/internal/metricnames"
@@ -51,13 +52,13 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// scenario is a wired tokenwarden (build, as serve does) against an
+// scenario is a wired tokenwarden (app.Build, as serve does) against an
 // in-process idpsim, served over loopback HTTP. Every HTTP answer it gets
 // (status, headers, body) is kept in exchanges.
 type scenario struct {
 	t           *testing.T
 	idp         *idpsim.Server
-	app         *app
+	app         *app.App
 	main, admin *httptest.Server
 	hc          *http.Client
 	adminSecret string
@@ -132,24 +133,24 @@ func newScenario(t *testing.T, log *slog.Logger, maxRevocations int) *scenario {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := build(cfg, log, clock.Real)
+	a, err := app.Build(cfg, log, clock.Real)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.app = a
 	ctx, cancel := context.WithCancel(context.Background())
-	a.start(ctx)
-	s.main = httptest.NewServer(a.service.Handler())
-	s.admin = httptest.NewServer(a.service.AdminHandler())
+	a.Start(ctx)
+	s.main = httptest.NewServer(a.Service().Handler())
+	s.admin = httptest.NewServer(a.Service().AdminHandler())
 	s.hc = &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
 	t.Cleanup(func() {
 		s.hc.CloseIdleConnections()
 		s.main.Close()
 		s.admin.Close()
 		cancel()
-		a.close()
+		a.Close()
 	})
-	for deadline := time.Now().Add(10 * time.Second); !a.ready(); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); !a.Ready(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("keys never loaded")
 		}
@@ -347,7 +348,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 	s := newScenario(t, slog.New(slog.DiscardHandler), maxRevocations)
 	runMetricsScenario(s, maxRevocations)
 
-	mfs, err := s.app.registry.Gather()
+	mfs, err := s.app.Gatherer().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package main
+package app_test
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tokenwarden/tokenwarden/idpsim"
+	"github.com/tokenwarden/tokenwarden/internal/app"
 	"github.com/tokenwarden/tokenwarden/internal/clock"
 	"github.com/tokenwarden/tokenwarden/internal/config"
 	"github.com/tokenwarden/tokenwarden/validator"
@@ -42,16 +43,16 @@ func TestShedding(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.Server.Addr, cfg.Server.AdminAddr, cfg.Server.MaxInFlight = "127.0.0.1:0", "127.0.0.1:0", n
-	a, err := build(cfg, slog.New(slog.DiscardHandler), clock.Real)
+	a, err := app.Build(cfg, slog.New(slog.DiscardHandler), clock.Real)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.close()
+	defer a.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan string, 1)
 	served := make(chan error, 1)
 	go func() {
-		served <- validator.Serve(ctx, serverConfig(cfg.Server), a.service.Handler(), a.service.AdminHandler(), slog.New(slog.DiscardHandler),
+		served <- validator.Serve(ctx, app.ServerConfig(cfg.Server), a.Service().Handler(), a.Service().AdminHandler(), slog.New(slog.DiscardHandler),
 			func(main, _ net.Addr) { addrc <- main.String() })
 	}()
 	defer func() { cancel(); <-served }()

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -29,10 +29,10 @@ import (
 	"github.com/tokenwarden/tokenwarden/validator"
 )
 
-// app is one wired tokenwarden: per issuer one key resolver, one shared
+// App is one wired tokenwarden: per issuer one key resolver, one shared
 // Verifier (and its verified-claims cache), and the named strategies built
-// on them once.
-type app struct {
+// on them once. Build makes one; Start begins key loading; Close stops it.
+type App struct {
 	cfg       *config.Config
 	registry  *prometheus.Registry
 	resolvers []*jwks.Resolver
@@ -49,13 +49,34 @@ type app struct {
 
 	// mu serialises reloads; requests never take it.
 	mu sync.Mutex
-	// level is the live log level (reloadable), when the logger came from newLogger.
+	// level is the live log level (reloadable), when the logger came from NewLogger.
 	level *slog.LevelVar
 	// flags are re-applied on reload so command-line overrides stay in force.
 	flags *pflag.FlagSet
+	// client, when set, replaces the HTTP clients of the key resolvers and
+	// introspection clients.
+	client *http.Client
 	// auth is the forward-auth handler, swapped whole on reload.
 	auth swapHandler
 }
+
+// Option sets a collaborator of Build.
+type Option func(*App)
+
+// WithHTTPClient makes every issuer's key resolver (discovery and JWKS) and
+// introspection client send its requests with c instead of building its own
+// client. The issuer's tls.ca_file and the per-request timeouts of those
+// default clients are then c's business. An end-to-end suite uses it to count
+// the calls that reach the IdP.
+func WithHTTPClient(c *http.Client) Option { return func(a *App) { a.client = c } }
+
+// WithLevelVar gives the live log level of the logger passed to Build (as
+// NewLogger returns it), so that Reload applies a changed log.level.
+func WithLevelVar(level *slog.LevelVar) Option { return func(a *App) { a.level = level } }
+
+// WithFlags gives the command-line flags the configuration was loaded with;
+// Watch re-applies them to every reloaded file so overrides stay in force.
+func WithFlags(fs *pflag.FlagSet) Option { return func(a *App) { a.flags = fs } }
 
 // swapHandler serves the handler last stored; requests in flight finish on
 // the one they started with.
@@ -67,8 +88,9 @@ func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *swapHandler) store(h http.Handler) { s.h.Store(&h) }
 
-// newLogger returns the service logger and its live level.
-func newLogger(c config.Log) (*slog.Logger, *slog.LevelVar) {
+// NewLogger returns the service logger, writing to standard error in
+// log.format, and its live level (pass it to Build with WithLevelVar).
+func NewLogger(c config.Log) (*slog.Logger, *slog.LevelVar) {
 	level := new(slog.LevelVar)
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
@@ -78,9 +100,14 @@ func newLogger(c config.Log) (*slog.Logger, *slog.LevelVar) {
 	return slog.New(slog.NewJSONHandler(os.Stderr, opts)), level
 }
 
-// build wires cfg. It does no I/O; start begins key loading.
-func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) {
-	a := &app{cfg: cfg, registry: prometheus.NewRegistry(), log: log, strategies: map[string]strategy.Strategy{}}
+// Build wires cfg as `tokenwarden serve` runs it. It does no network I/O
+// (it reads the secret files cfg names); Start begins key loading. The
+// caller owns the App and must Close it.
+func Build(cfg *config.Config, log *slog.Logger, clk clock.Clock, opts ...Option) (*App, error) {
+	a := &App{cfg: cfg, registry: prometheus.NewRegistry(), log: log, strategies: map[string]strategy.Strategy{}}
+	for _, o := range opts {
+		o(a)
+	}
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	jm := jwks.NewMetrics(a.registry)
 	im := introspection.NewMetrics(a.registry)
@@ -101,16 +128,16 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 			Timeout:               is.JWKS.Timeout,
 			MaxBodyBytes:          is.JWKS.MaxBodyBytes,
 			CAFile:                is.TLS.CAFile,
-		}, jwks.WithMetrics(jm), jwks.WithLogger(log), jwks.WithClock(clk))
+		}, a.jwksOptions(jm, log, clk)...)
 		if err != nil {
 			return nil, fmt.Errorf("issuer %s: %w", is.Name, err)
 		}
 		a.resolvers = append(a.resolvers, r)
 		var intro strategy.Introspector
 		if is.Introspection.Enabled {
-			c, err := newIntrospectionClient(is, r, im, log, clk)
+			c, err := a.newIntrospectionClient(is, r, im, log, clk)
 			if err != nil {
-				a.close()
+				a.Close()
 				return nil, fmt.Errorf("issuers %s: introspection: %w", is.Name, err)
 			}
 			a.introspectors = append(a.introspectors, c)
@@ -136,26 +163,26 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 		RestartWindow: cfg.Revocation.RestartWindow == nil || *cfg.Revocation.RestartWindow,
 	}, revocation.WithMetrics(rm), revocation.WithLogger(log), revocation.WithClock(clk))
 	if err != nil {
-		a.close()
+		a.Close()
 		return nil, fmt.Errorf("revocation: %w", err)
 	}
 	a.store = store
 	v, err := strategy.NewVerifier(issuers, strategy.WithClock(clk), strategy.WithMetrics(sm), strategy.WithRevocation(store),
 		strategy.WithCacheSize(cfg.Server.VerifiedCacheEntries))
 	if err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	a.verifier = v
 	if a.strategies, err = a.buildStrategies(cfg); err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	var apiKeys [][]byte
 	if cfg.Server.APIKeys.IsSet() {
 		lines, err := cfg.Server.APIKeys.ReadLines()
 		if err != nil {
-			a.close()
+			a.Close()
 			return nil, fmt.Errorf("server.api_keys: %w", err)
 		}
 		for _, l := range lines {
@@ -167,20 +194,20 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 	vc := a.validatorConfig(cfg, a.strategies)
 	vc.MaxBodyBytes = cfg.Server.MaxBodyBytes
 	vc.APIKeys = apiKeys
-	vc.Ready = a.ready
+	vc.Ready = a.Ready
 	vc.Metrics = promhttp.HandlerFor(a.registry, promhttp.HandlerOpts{})
 	svc, err := validator.New(vc, validator.WithLogger(log), validator.WithClock(clk))
 	if err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	a.service = svc
 	if err := a.mountRevocation(cfg, log, clk); err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	if err := a.updateAuth(cfg, a.strategies); err != nil {
-		a.close()
+		a.Close()
 		return nil, err
 	}
 	svc.HandleMain("/v1/auth", &a.auth)
@@ -190,7 +217,7 @@ func build(cfg *config.Config, log *slog.Logger, clk clock.Clock) (*app, error) 
 // buildStrategies builds the named strategies of cfg over the shared
 // Verifier, instrumented. Called at start and on every reload: caches, key
 // stores and revocation state live in the Verifier and survive.
-func (a *app) buildStrategies(cfg *config.Config) (map[string]strategy.Strategy, error) {
+func (a *App) buildStrategies(cfg *config.Config) (map[string]strategy.Strategy, error) {
 	out := make(map[string]strategy.Strategy, len(cfg.Strategies))
 	for name, sc := range cfg.Strategies {
 		var s strategy.Strategy
@@ -217,7 +244,7 @@ func (a *app) buildStrategies(cfg *config.Config) (map[string]strategy.Strategy,
 }
 
 // validatorConfig is the reloadable part of the service's configuration.
-func (a *app) validatorConfig(cfg *config.Config, strategies map[string]strategy.Strategy) validator.Config {
+func (a *App) validatorConfig(cfg *config.Config, strategies map[string]strategy.Strategy) validator.Config {
 	return validator.Config{
 		Strategies:            strategies,
 		DefaultStrategy:       cfg.DefaultStrategy,
@@ -227,7 +254,7 @@ func (a *app) validatorConfig(cfg *config.Config, strategies map[string]strategy
 }
 
 // updateAuth builds the forward-auth handler for cfg's routes and swaps it in.
-func (a *app) updateAuth(cfg *config.Config, strategies map[string]strategy.Strategy) error {
+func (a *App) updateAuth(cfg *config.Config, strategies map[string]strategy.Strategy) error {
 	h, err := newAuthHandler(cfg, strategies, a.service, a.log)
 	if err != nil {
 		return err
@@ -240,7 +267,7 @@ func (a *app) updateAuth(cfg *config.Config, strategies map[string]strategy.Stra
 // back-channel logout (when logout audiences are configured), Keycloak's
 // not-before push (when a resource is configured) and the admin API (when
 // an admin secret is configured).
-func (a *app) mountRevocation(cfg *config.Config, log *slog.Logger, clk clock.Clock) error {
+func (a *App) mountRevocation(cfg *config.Config, log *slog.Logger, clk clock.Clock) error {
 	keys := map[string]revocation.KeySource{}
 	var algs []string
 	for i, is := range cfg.Issuers {
@@ -283,16 +310,45 @@ func (a *app) mountRevocation(cfg *config.Config, log *slog.Logger, clk clock.Cl
 	return a.service.MountRevocation(rc)
 }
 
-// start begins background key refresh for every issuer, owned by ctx.
-func (a *app) start(ctx context.Context) {
+// jwksOptions are the collaborators of every issuer's key resolver.
+func (a *App) jwksOptions(m *jwks.Metrics, log *slog.Logger, clk clock.Clock) []jwks.Option {
+	opts := []jwks.Option{jwks.WithMetrics(m), jwks.WithLogger(log), jwks.WithClock(clk)}
+	if a.client != nil {
+		opts = append(opts, jwks.WithHTTPClient(a.client))
+	}
+	return opts
+}
+
+// Service is the validate service: Handler for the main listener,
+// AdminHandler for the admin one.
+func (a *App) Service() *validator.Service { return a.service }
+
+// Gatherer is the registry the admin listener's /metrics serves.
+func (a *App) Gatherer() prometheus.Gatherer { return a.registry }
+
+// Strategy returns the named strategy of the running configuration,
+// instrumented as the service runs it.
+func (a *App) Strategy(name string) (strategy.Strategy, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.strategies[name]
+	return s, ok
+}
+
+// Store is the revocation store that back-channel logouts, not-before
+// pushes, the admin API and introspection answers write to.
+func (a *App) Store() *revocation.Memory { return a.store }
+
+// Start begins background key refresh for every issuer, owned by ctx.
+func (a *App) Start(ctx context.Context) {
 	for _, r := range a.resolvers {
 		r.Start(ctx)
 	}
 }
 
-// ready reports whether every issuer's keys have loaded once. Later IdP
+// Ready reports whether every issuer's keys have loaded once. Later IdP
 // trouble does not make the service unready: cached keys still verify.
-func (a *app) ready() bool {
+func (a *App) Ready() bool {
 	for _, r := range a.resolvers {
 		if !r.Ready() {
 			return false
@@ -301,7 +357,9 @@ func (a *app) ready() bool {
 	return true
 }
 
-func (a *app) close() {
+// Close stops key refresh and the introspection clients and releases the
+// Verifier. The service's handlers must no longer be served.
+func (a *App) Close() {
 	for _, r := range a.resolvers {
 		r.Close()
 	}
@@ -316,7 +374,7 @@ func (a *app) close() {
 // newIntrospectionClient builds the issuer's one RFC 7662 client, shared by
 // every named strategy. The endpoint comes from the configuration or, lazily,
 // from the issuer's discovery document.
-func newIntrospectionClient(is config.Issuer, r *jwks.Resolver, m *introspection.Metrics, log *slog.Logger, clk clock.Clock) (*introspection.Client, error) {
+func (a *App) newIntrospectionClient(is config.Issuer, r *jwks.Resolver, m *introspection.Metrics, log *slog.Logger, clk clock.Clock) (*introspection.Client, error) {
 	ic := is.Introspection
 	cfg := introspection.Config{
 		Name: is.Name, Endpoint: ic.Endpoint, AuthMethod: ic.AuthMethod, ClientID: ic.ClientID,
@@ -345,6 +403,9 @@ func newIntrospectionClient(is config.Issuer, r *jwks.Resolver, m *introspection
 		cfg.PrivateKey, cfg.PrivateKeyID = k, kid
 	}
 	opts := []introspection.Option{introspection.WithMetrics(m), introspection.WithLogger(log), introspection.WithClock(clk)}
+	if a.client != nil {
+		opts = append(opts, introspection.WithHTTPClient(a.client))
+	}
 	if cfg.Endpoint == "" {
 		opts = append(opts, introspection.WithEndpointFunc(func(ctx context.Context) (string, error) {
 			md, err := r.Metadata(ctx)
@@ -390,7 +451,8 @@ func parsePrivateKey(b []byte) (crypto.Signer, string, error) {
 	return nil, "", fmt.Errorf("unsupported PEM private key")
 }
 
-func serverConfig(s config.Server) validator.ServerConfig {
+// ServerConfig is the listeners' part of s, for validator.Serve.
+func ServerConfig(s config.Server) validator.ServerConfig {
 	return validator.ServerConfig{
 		Addr: s.Addr, AdminAddr: s.AdminAddr,
 		ReadTimeout: s.ReadTimeout, WriteTimeout: s.WriteTimeout, IdleTimeout: s.IdleTimeout,

@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -14,9 +14,9 @@ import (
 	"github.com/tokenwarden/tokenwarden/internal/config"
 )
 
-// errRestartRequired: the new configuration changes settings that cannot
+// ErrRestartRequired: the new configuration changes settings that cannot
 // change in a running process (issuer connections, listeners, revocation).
-var errRestartRequired = errors.New("restart required")
+var ErrRestartRequired = errors.New("restart required")
 
 // staticDiff names the keys whose change needs a restart. Everything else —
 // strategies and their policies, default_strategy, routes, expose_claims,
@@ -42,13 +42,14 @@ func staticDiff(old, cur *config.Config) []string {
 	return keys
 }
 
-// reload applies cfg's live-reloadable settings. A configuration that fails
-// to load, validate or build leaves the running one in place.
-func (a *app) reload(cfg *config.Config) error {
+// Reload applies cfg's live-reloadable settings. A configuration that fails
+// to validate or build, or changes what needs a restart (ErrRestartRequired),
+// leaves the running one in place. Safe to call while requests are served.
+func (a *App) Reload(cfg *config.Config) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if keys := staticDiff(a.cfg, cfg); len(keys) > 0 {
-		return fmt.Errorf("%w: %s changed; the running configuration stays", errRestartRequired, strings.Join(keys, ", "))
+		return fmt.Errorf("%w: %s changed; the running configuration stays", ErrRestartRequired, strings.Join(keys, ", "))
 	}
 	strategies, err := a.buildStrategies(cfg)
 	if err != nil {
@@ -68,11 +69,11 @@ func (a *app) reload(cfg *config.Config) error {
 	return nil
 }
 
-// watch reloads path when its content changes (polled, so editors' renames
+// Watch reloads path when its content changes (polled, so editors' renames
 // and Kubernetes ConfigMap symlink swaps are seen) or when sighup fires,
 // until ctx is done. loaded is the digest of the file the running
 // configuration came from, so a change made before the watch starts is seen.
-func (a *app) watch(ctx context.Context, path string, loaded [sha256.Size]byte, every time.Duration, sighup <-chan os.Signal) {
+func (a *App) Watch(ctx context.Context, path string, loaded [sha256.Size]byte, every time.Duration, sighup <-chan os.Signal) {
 	last := loaded
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -81,10 +82,10 @@ func (a *app) watch(ctx context.Context, path string, loaded [sha256.Size]byte, 
 		case <-ctx.Done():
 			return
 		case <-sighup:
-			last = fileDigest(path)
+			last = FileDigest(path)
 			a.reloadFile(ctx, path, "sighup")
 		case <-t.C:
-			if d := fileDigest(path); d != last {
+			if d := FileDigest(path); d != last {
 				last = d
 				a.reloadFile(ctx, path, "file_change")
 			}
@@ -92,10 +93,10 @@ func (a *app) watch(ctx context.Context, path string, loaded [sha256.Size]byte, 
 	}
 }
 
-func (a *app) reloadFile(ctx context.Context, path, cause string) {
+func (a *App) reloadFile(ctx context.Context, path, cause string) {
 	cfg, err := config.Load(path, a.flags)
 	if err == nil {
-		err = a.reload(cfg)
+		err = a.Reload(cfg)
 	}
 	if err != nil {
 		a.log.LogAttrs(ctx, slog.LevelError, "config reload refused; the running configuration stays",
@@ -105,7 +106,9 @@ func (a *app) reloadFile(ctx context.Context, path, cause string) {
 	a.log.LogAttrs(ctx, slog.LevelInfo, "config reloaded", slog.String("cause", cause))
 }
 
-func fileDigest(path string) [sha256.Size]byte {
+// FileDigest is the SHA-256 of path's content (zero if it cannot be read),
+// for Watch's loaded argument: take it before loading the file.
+func FileDigest(path string) [sha256.Size]byte {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return [sha256.Size]byte{}
