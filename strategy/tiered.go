@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/revocation"
 )
 
 // OnUnavailable says what a tiered strategy does when the IdP cannot be
@@ -121,7 +123,8 @@ func (t *Tiered) Validate(ctx context.Context, req Request) (*Result, error) {
 	if sensitive {
 		triggers = append(triggers, TriggerSensitiveScope)
 	}
-	if verdict.Watch && !verdict.RestartWindow {
+	if verdict.Watch && verdict.Reason != revocation.ReasonRestart {
+		// An entry of ours, also when the restart window applies too.
 		triggers = append(triggers, TriggerRevocationWindow)
 	}
 	if verdict.RestartWindow {

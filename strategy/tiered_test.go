@@ -305,6 +305,17 @@ func TestTieredRestartWindow(t *testing.T) {
 	if res, err := w.tiered.Validate(ctx, strategy.Request{Token: fresh}); err != nil || len(res.Triggers) != 0 {
 		t.Fatalf("token issued after restart: %v %+v", err, res)
 	}
+	// A watch entry of ours on the old token's subject: both rules fired.
+	w.clock.Advance(time.Second)
+	if err := w.store.Add(ctx, revocation.Event{Issuer: res.Issuer, Kind: revocation.KindSubject, Value: res.Subject,
+		Action: revocation.ActionWatch, At: w.clock.Now(), Source: revocation.SourceAdmin}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = w.tiered.Validate(ctx, strategy.Request{Token: tok})
+	want := []strategy.Trigger{strategy.TriggerRevocationWindow, strategy.TriggerRestartWindow}
+	if err != nil || !slices.Equal(res.Triggers, want) {
+		t.Fatalf("old token in both windows: %v %+v, want %v", err, res, want)
+	}
 }
 
 // TestTieredFailModes: sensitive, window and restart-window requests fail
