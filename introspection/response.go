@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/numericdate"
 )
 
 // Response is the IdP's RFC 7662 §2.2 answer with Keycloak's additional
@@ -49,9 +49,6 @@ type Response struct {
 type Access struct {
 	Roles []string `json:"roles"`
 }
-
-// maxNumericDate is 9999-12-31T23:59:59Z: beyond it a NumericDate is garbage.
-const maxNumericDate = 253402300799
 
 var jsonTrue = []byte("true")
 
@@ -181,17 +178,11 @@ func (d *memberDecoder) date(name string, dst **time.Time) {
 	if !ok {
 		return
 	}
-	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
-		d.fail(name, "not a number")
-		return
-	}
-	v, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || v < 0 || v > maxNumericDate || math.IsNaN(v) {
+	t, ok := numericdate.Parse(raw)
+	if !ok {
 		d.fail(name, "not a NumericDate")
 		return
 	}
-	sec, frac := math.Modf(v)
-	t := time.Unix(int64(sec), int64(frac*1e9)).UTC()
 	*dst = &t
 }
 

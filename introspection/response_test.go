@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/numericdate"
 )
 
 func TestDecodeResponse(t *testing.T) {
@@ -101,7 +103,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		if !r.Active && (r.Sub != "" || r.Exp != nil || r.Aud != nil) {
 			t.Fatalf("inactive response carries members: %+v", r)
 		}
-		if r.Exp != nil && (r.Exp.Unix() < 0 || r.Exp.Unix() > maxNumericDate) {
+		if r.Exp != nil && (r.Exp.Unix() < 0 || r.Exp.Unix() > numericdate.Max) {
 			t.Fatalf("exp out of range: %v", r.Exp)
 		}
 	})

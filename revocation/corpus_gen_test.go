@@ -2,11 +2,11 @@ package revocation_test
 
 import (
 	"encoding/base64"
-	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"github.com/tokenwarden/tokenwarden/revocation"
 )
 

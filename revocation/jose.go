@@ -7,9 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/lestrrat-go/jwx/v2/jwa"
@@ -188,23 +186,4 @@ func decodeObject(b []byte, v any) error {
 		return errors.New("not a JSON object")
 	}
 	return json.Unmarshal(b, v)
-}
-
-// maxNumericDate is 9999-12-31T23:59:59Z: later dates are refused so that
-// time arithmetic can never overflow.
-const maxNumericDate = 253402300799
-
-// numericDate parses a JSON NumericDate (RFC 7519 §2): a non-negative number
-// of seconds, possibly fractional. ok is false for anything else.
-func numericDate(raw json.RawMessage) (t time.Time, ok bool) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) {
-		return time.Time{}, false
-	}
-	var f float64
-	if err := json.Unmarshal(raw, &f); err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
-		return time.Time{}, false
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)).UTC(), true
 }

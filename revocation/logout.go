@@ -13,6 +13,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/tokenwarden/tokenwarden/internal/clock"
+	"github.com/tokenwarden/tokenwarden/internal/numericdate"
 )
 
 // BackchannelLogoutEvent is the event type of a logout token (OIDC
@@ -205,7 +206,7 @@ func (v *LogoutValidator) Validate(ctx context.Context, logoutToken string) (*Lo
 	}
 	now := v.clk.Now()
 	skew := v.cfg.ClockSkew
-	if out.IssuedAt, ok = numericDate(w.Iat); !ok {
+	if out.IssuedAt, ok = numericdate.Parse(w.Iat); !ok {
 		return nil, newErr(ErrLogoutToken, ReasonIssuedAt, "iat missing or malformed")
 	}
 	if out.IssuedAt.After(now.Add(skew)) {
@@ -215,7 +216,7 @@ func (v *LogoutValidator) Validate(ctx context.Context, logoutToken string) (*Lo
 		return nil, newErr(ErrLogoutToken, ReasonIssuedAt, "token too old")
 	}
 	if len(w.Exp) != 0 {
-		if out.Expiry, ok = numericDate(w.Exp); !ok {
+		if out.Expiry, ok = numericdate.Parse(w.Exp); !ok {
 			return nil, newErr(ErrLogoutToken, ReasonExp, "exp malformed")
 		}
 		if now.After(out.Expiry.Add(skew)) {

@@ -11,6 +11,7 @@ import (
 	"github.com/lestrrat-go/jwx/v2/jws"
 
 	"github.com/tokenwarden/tokenwarden/internal/clock"
+	"github.com/tokenwarden/tokenwarden/internal/numericdate"
 	"github.com/tokenwarden/tokenwarden/jwks"
 )
 
@@ -132,10 +133,10 @@ func (v *NotBeforeValidator) Validate(ctx context.Context, body []byte) (*NotBef
 	if w.Action == nil || *w.Action != ActionPushNotBefore {
 		return nil, newErr(ErrNotBeforeAction, ReasonAction, "not a PUSH_NOT_BEFORE action")
 	}
-	if w.Expiration == nil || *w.Expiration <= 0 || *w.Expiration > maxNumericDate {
+	if w.Expiration == nil || *w.Expiration <= 0 || *w.Expiration > numericdate.Max {
 		return nil, newErr(ErrNotBeforeAction, ReasonMalformed, "expiration missing or malformed")
 	}
-	if w.NotBefore == nil || *w.NotBefore < 0 || *w.NotBefore > maxNumericDate {
+	if w.NotBefore == nil || *w.NotBefore < 0 || *w.NotBefore > numericdate.Max {
 		return nil, newErr(ErrNotBeforeAction, ReasonMalformed, "notBefore missing or malformed")
 	}
 	out := &NotBefore{Issuer: iss, Expiration: time.Unix(*w.Expiration, 0).UTC()}

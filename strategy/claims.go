@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"math"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/numericdate"
 )
 
 // header is the JOSE header of a compact JWS (RFC 7515 §4.1). Members that
@@ -71,25 +71,15 @@ type Claims struct {
 	Raw         json.RawMessage
 }
 
-// maxNumericDate bounds NumericDates to year 9999 so that absurd values are
-// refused instead of overflowing time arithmetic.
-const maxNumericDate = 253402300799
-
 var errNumericDate = errors.New("not a valid NumericDate")
 
-// parseNumericDate parses a NumericDate (RFC 7519 §2): a JSON number of
-// seconds since the epoch, possibly fractional. Strings, booleans, negative
-// and absurdly large values are refused.
+// parseNumericDate parses a NumericDate (RFC 7519 §2) per numericdate.Parse.
 func parseNumericDate(raw json.RawMessage) (time.Time, error) {
-	if len(raw) == 0 || raw[0] == '"' || raw[0] == 't' || raw[0] == 'f' || raw[0] == 'n' || raw[0] == '[' || raw[0] == '{' {
+	t, ok := numericdate.Parse(raw)
+	if !ok {
 		return time.Time{}, errNumericDate
 	}
-	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil || math.IsNaN(f) || f < 0 || f > maxNumericDate {
-		return time.Time{}, errNumericDate
-	}
-	sec, frac := math.Modf(f)
-	return time.Unix(int64(sec), int64(frac*1e9)), nil
+	return t, nil
 }
 
 // stringOrArray decodes a claim that is a string or an array of strings

@@ -1,11 +1,12 @@
 package strategy_test
 
 import (
-	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 )
 
 // TestGenCorpus writes the seed corpus of FuzzVerify under
