@@ -2,10 +2,11 @@ package idpsim
 
 import (
 	"encoding/base64"
-	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 )
 
 // TestGenCorpus writes the seed corpora of FuzzDecode and FuzzParseBasic

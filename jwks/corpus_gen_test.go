@@ -1,10 +1,11 @@
 package jwks
 
 import (
-	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 )
 
 // TestGenCorpus writes the seed corpus of FuzzParseSet under testdata/fuzz:

@@ -3,10 +3,11 @@ package validator_test
 import (
 	"encoding/base64"
 	"fmt"
-	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 )
 
 // TestGenCorpus writes the seed corpora of FuzzBearerToken, FuzzAuthPath and

@@ -2,11 +2,12 @@ package config
 
 import (
 	"fmt"
-	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tokenwarden/tokenwarden/internal/fuzzseed"
 )
 
 // TestGenCorpus writes the seed corpus of FuzzConfig under testdata/fuzz:
