@@ -303,19 +303,29 @@ type discardHeaders struct{ http.ResponseWriter }
 
 func (d discardHeaders) Header() http.Header { return http.Header{} }
 
-// handleRevoke is TokenRevocationEndpoint (RFC 7009).
-func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rl *realm) {
+// clientForm is the common start of the revoke and logout endpoints: a POST
+// form from an authenticated client. When ok is false the error was written.
+func (s *Server) clientForm(w http.ResponseWriter, r *http.Request, rl *realm) (form url.Values, c *client, ok bool) {
 	if !methodAllowed(w, r, http.MethodPost) {
-		return
+		return nil, nil, false
 	}
 	form, e := readForm(w, r)
 	if e != nil {
 		writeOAuthErr(w, e)
-		return
+		return nil, nil, false
 	}
-	c, e := s.authClient(w, r, rl, form)
+	c, e = s.authClient(w, r, rl, form)
 	if e != nil {
 		writeOAuthErr(w, e)
+		return nil, nil, false
+	}
+	return form, c, true
+}
+
+// handleRevoke is TokenRevocationEndpoint (RFC 7009).
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rl *realm) {
+	form, c, ok := s.clientForm(w, r, rl)
+	if !ok {
 		return
 	}
 	tok := form.Get("token")
@@ -338,17 +348,8 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, rl *realm)
 // with client authentication ends the session and notifies the session's
 // clients by back-channel logout before answering 204.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, rl *realm) {
-	if !methodAllowed(w, r, http.MethodPost) {
-		return
-	}
-	form, e := readForm(w, r)
-	if e != nil {
-		writeOAuthErr(w, e)
-		return
-	}
-	c, e := s.authClient(w, r, rl, form)
-	if e != nil {
-		writeOAuthErr(w, e)
+	form, c, ok := s.clientForm(w, r, rl)
+	if !ok {
 		return
 	}
 	rt := form.Get("refresh_token")
