@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,8 +18,6 @@ import (
 
 	"github.com/tokenwarden/tokenwarden/idpsim"
 	"github.com/tokenwarden/tokenwarden/internal/app"
-	"github.com/tokenwarden/tokenwarden/internal/clock"
-	"github.com/tokenwarden/tokenwarden/internal/config"
 )
 
 func reloadConfig(issuer, sensitive, extra string) string {
@@ -64,18 +61,8 @@ func TestReload(t *testing.T) {
 	}
 	write(reloadConfig(idp.Issuer("dev"), "payments:write", ""))
 	loaded := app.FileDigest(path)
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var logs lockedBuffer
-	a, err := app.Build(cfg, slog.New(slog.NewJSONHandler(&logs, nil)), clock.Real)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	srv := httptest.NewServer(a.Service().Handler())
-	defer srv.Close()
+	a, srv := serveFile(t, path, slog.New(slog.NewJSONHandler(&logs, nil)))
 	tr, _ := idp.ClientCredentials("dev", "demo")
 	body, _ := json.Marshal(map[string]any{"token": tr.AccessToken, "scopes": []string{"openid"}})
 
@@ -188,17 +175,7 @@ func TestReloadRouteScope(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded := app.FileDigest(path)
-	cfg, err := config.Load(path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Build(cfg, slog.New(slog.DiscardHandler), clock.Real)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	srv := httptest.NewServer(a.Service().Handler())
-	defer srv.Close()
+	a, srv := serveFile(t, path, slog.New(slog.DiscardHandler))
 	tr, _ := idp.ClientCredentials("dev", "demo")
 	auth := func() int {
 		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/auth", nil)
