@@ -25,6 +25,8 @@ type Response struct {
 	ClientID  string
 	Username  string
 	TokenType string
+	// TokenUse is Ory Hydra's token kind ("access_token", "refresh_token").
+	TokenUse string
 	// Exp, Iat and Nbf are NumericDates (RFC 7519 §2); nil when absent.
 	Exp, Iat, Nbf *time.Time
 	Sub           string
@@ -84,6 +86,11 @@ func decodeResponse(body []byte) (*Response, error) {
 	d.str("preferred_username", &r.PreferredUsername)
 	d.object("realm_access", &r.RealmAccess)
 	d.object("resource_access", &r.ResourceAccess)
+	// Ory Hydra's token kind ("access_token", "refresh_token"); not an RFC
+	// 7662 member, so a non-string value is ignored rather than refused.
+	if raw, ok := members["token_use"]; ok {
+		_ = json.Unmarshal(raw, &r.TokenUse)
+	}
 	if raw, ok := members["cnf"]; ok && !isNull(raw) {
 		if raw[0] != '{' {
 			d.fail("cnf", "not an object")

@@ -32,6 +32,8 @@ func TestDecodeResponse(t *testing.T) {
 				ResourceAccess: map[string]Access{"demo": {Roles: []string{"reader"}}}, Cnf: json.RawMessage(`{"jkt":"abc"}`)},
 		},
 		{name: "aud array", body: `{"active":true,"aud":["a","b"]}`, want: &Response{Active: true, Aud: []string{"a", "b"}}},
+		{name: "Hydra token_use", body: `{"active":true,"token_use":"refresh_token"}`, want: &Response{Active: true, TokenUse: "refresh_token"}},
+		{name: "token_use not a string is ignored", body: `{"active":true,"token_use":7}`, want: &Response{Active: true}},
 		{name: "nulls are absent", body: `{"active":true,"exp":null,"aud":null,"scope":null,"cnf":null}`, want: &Response{Active: true}},
 		{name: "inactive keeps nothing", body: `{"active":false,"sub":"u1"}`, want: &Response{}},
 		{name: "whitespace", body: " \n{ \"active\" : true } \n", want: &Response{Active: true}},

@@ -1,7 +1,6 @@
 package strategy
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -206,7 +205,7 @@ func (v *Verifier) checkAnswer(a *introspection.Answer, is *issuer) (*Claims, *E
 	if !c.NotBefore.IsZero() && now.Add(is.ClockSkew).Before(c.NotBefore) {
 		return nil, inactive(ReasonNotBefore, "token not yet valid")
 	}
-	if introspectedNonAccess[strings.ToLower(r.Typ)] || introspectedNonAccess[strings.ToLower(r.TokenType)] || introspectedNonAccess[strings.ToLower(rawString(r.Raw, "token_use"))] {
+	if introspectedNonAccess[strings.ToLower(r.Typ)] || introspectedNonAccess[strings.ToLower(r.TokenType)] || introspectedNonAccess[strings.ToLower(r.TokenUse)] {
 		return nil, invalid(ReasonType, "not an access token", nil)
 	}
 	if err := checkAudience(c, is); err != nil {
@@ -217,19 +216,6 @@ func (v *Verifier) checkAnswer(a *introspection.Answer, is *issuer) (*Claims, *E
 		return nil, invalid(ReasonBoundToken, "sender-constrained token presented as a bearer token", nil)
 	}
 	return c, nil
-}
-
-// rawString reads one string member of a JSON object, "" when absent or not a string.
-func rawString(raw []byte, name string) string {
-	if !bytes.Contains(raw, []byte(`"`+name+`"`)) {
-		return "" // the common case, without decoding the whole answer
-	}
-	var m map[string]any
-	if len(raw) == 0 || strictUnmarshal(raw, &m) != nil {
-		return ""
-	}
-	s, _ := m[name].(string)
-	return s
 }
 
 // IntrospectConfig is the policy of an Introspect strategy.

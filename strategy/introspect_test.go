@@ -208,3 +208,34 @@ func TestIntrospectOutages(t *testing.T) {
 		})
 	}
 }
+
+// TestIntrospectHydraRefreshToken: an answer whose token_use says refresh
+// token (Ory Hydra) is not an access token.
+func TestIntrospectHydraRefreshToken(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	fake := strategy.Introspector(introspectorFunc(func(context.Context, string, time.Duration) (*introspection.Answer, error) {
+		exp := now.Add(time.Hour)
+		return &introspection.Answer{Response: &introspection.Response{Active: true, Iss: "https://hydra.example", Sub: "svc",
+			ClientID: "svc", Aud: []string{"urn:api"}, Exp: &exp, TokenUse: "refresh_token"}, FetchedAt: now}, nil
+	}))
+	v, err := strategy.NewVerifier([]strategy.IssuerConfig{{
+		Name: "hydra", Issuer: "https://hydra.example", Audiences: []string{"urn:api"}, Profile: strategy.ProfileGeneric,
+		Keys:         strategy.KeySourceFunc(func(context.Context, string, string) (jwks.Key, error) { return jwks.Key{}, jwks.ErrUnknownKID }),
+		Introspector: fake, IntrospectOpaque: true,
+	}}, strategy.WithClock(clock.NewManual(now)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	s := strategy.NewIntrospect("introspection", v, strategy.IntrospectConfig{})
+	_, err = s.Validate(context.Background(), strategy.Request{Token: "ory_rt_0123456789abcdef.sig"})
+	if !errors.Is(err, strategy.ErrInvalid) || strategy.ReasonOf(err) != strategy.ReasonType {
+		t.Fatalf("refresh token by token_use: %v, want invalid typ", err)
+	}
+}
+
+type introspectorFunc func(ctx context.Context, token string, maxAge time.Duration) (*introspection.Answer, error)
+
+func (f introspectorFunc) Introspect(ctx context.Context, token string, maxAge time.Duration) (*introspection.Answer, error) {
+	return f(ctx, token, maxAge)
+}
