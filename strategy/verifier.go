@@ -479,7 +479,7 @@ func (v *Verifier) verifyToken(ctx context.Context, token string) (*Claims, *iss
 	if err := v.checkTimes(c, is); err != nil {
 		return nil, nil, err
 	}
-	if err := checkPolicy(c, &h, is); err != nil {
+	if err := checkPolicy(c, &h, &w, is); err != nil {
 		return nil, nil, err
 	}
 	return c, is, nil
@@ -619,7 +619,7 @@ func checkAudience(c *Claims, is *issuer) *Error {
 }
 
 // checkPolicy applies the time-independent claim rules of the issuer.
-func checkPolicy(c *Claims, h *header, is *issuer) *Error {
+func checkPolicy(c *Claims, h *header, w *wireClaims, is *issuer) *Error {
 	if err := checkAudience(c, is); err != nil {
 		return err
 	}
@@ -639,10 +639,6 @@ func checkPolicy(c *Claims, h *header, is *issuer) *Error {
 		if htyp != "at+jwt" && htyp != "application/at+jwt" {
 			return invalid(ReasonType, "header typ is not at+jwt (RFC 9068 §2.1)", nil)
 		}
-		var w struct {
-			ClientID string `json:"client_id"`
-		}
-		_ = json.Unmarshal(c.Raw, &w)
 		if w.ClientID == "" || c.Subject == "" || c.TokenID == "" {
 			return invalid(ReasonClaims, "client_id, sub and jti are required (RFC 9068 §2.2)", nil)
 		}
