@@ -101,7 +101,10 @@ func (v *Verifier) route(token string) (is *issuer, opaque bool, peeked *Claims,
 	if len(token) > v.maxBytes {
 		return nil, false, nil, invalid(ReasonTooLarge, "token exceeds the size limit", nil)
 	}
-	if !IsJWS(token) {
+	switch shapeOf(token) {
+	case shapeMalformed:
+		return nil, false, nil, invalid(ReasonMalformed, "not a compact JWS and not an opaque token", nil)
+	case shapeOpaque:
 		if v.opaque == nil {
 			return nil, true, nil, invalid(ReasonOpaque, "opaque tokens are not accepted", nil)
 		}

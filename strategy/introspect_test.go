@@ -165,6 +165,7 @@ func TestIntrospectOpaque(t *testing.T) {
 		{"opaque on: too short, no call", on, "abc", strategy.ErrInvalid, strategy.ReasonMalformed, 0},
 		{"JWT of an unknown issuer: no call", on, mint(hdr("RS256", "k"), map[string]any{"iss": "https://evil.example"}, rs256(keys.rsa)), strategy.ErrInvalid, strategy.ReasonIssuer, 0},
 		{"undecodable JWT: no call", on, "eyJ.e30$.x", strategy.ErrInvalid, strategy.ReasonMalformed, 0},
+		{"five-part JWE is not opaque: no call", on, "eyJhbGciOiJSU0EtT0FFUCJ9.a2V5.aXY.Y2lwaGVy.dGFn", strategy.ErrInvalid, strategy.ReasonMalformed, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

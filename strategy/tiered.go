@@ -108,7 +108,7 @@ func (t *Tiered) sensitive(req *Request, c *Claims) bool {
 
 // Validate decides req per the tiered policy.
 func (t *Tiered) Validate(ctx context.Context, req Request) (*Result, error) {
-	if req.Token != "" && !IsJWS(req.Token) && req.Token[0] != '{' {
+	if req.Token != "" && shapeOf(req.Token) == shapeOpaque {
 		return t.opaque(ctx, req)
 	}
 	c, cached, verdict, err := t.v.verify(ctx, req.Token)

@@ -290,9 +290,35 @@ func inactive(r Reason, detail string) *Error {
 	return &Error{Kind: ErrInactive, Reason: r, Detail: detail}
 }
 
+// shape is how a token looks before anything is verified.
+type shape int
+
+const (
+	shapeJWS       shape = iota // three dot-separated segments (RFC 7515 §7.1)
+	shapeOpaque                 // not a JWT: no or one dot (Hydra's ory_at_<key>.<sig>)
+	shapeMalformed              // JWS JSON serialisation, a JWE (five segments) or other segment counts
+)
+
+// shapeOf is the one classification every strategy routes by, so that what
+// local verification calls malformed is never sent to the IdP as opaque.
+func shapeOf(token string) shape {
+	if token != "" && token[0] == '{' {
+		return shapeMalformed
+	}
+	switch strings.Count(token, ".") {
+	case 2:
+		return shapeJWS
+	case 0, 1:
+		return shapeOpaque
+	default:
+		return shapeMalformed
+	}
+}
+
 // IsJWS reports whether token looks like a compact JWS (three dot-separated
-// segments), without verifying anything. Tokens that are not are "opaque".
-func IsJWS(token string) bool { return strings.Count(token, ".") == 2 }
+// segments), without verifying anything. Tokens that are not are "opaque"
+// or malformed.
+func IsJWS(token string) bool { return shapeOf(token) == shapeJWS }
 
 var b64 = base64.RawURLEncoding.Strict()
 
@@ -391,16 +417,15 @@ func (v *Verifier) learnInactive(ctx context.Context, c *Claims) {
 func (v *Verifier) verifyToken(ctx context.Context, token string) (*Claims, *issuer, error) {
 	// Compact serialisation only: exactly three segments (RFC 7515 §7.1).
 	// Five segments is a JWE (RFC 7516 §7.1), refused rather than decrypted.
-	if token[0] == '{' {
-		return nil, nil, invalid(ReasonMalformed, "JWS JSON serialisation is not accepted", nil)
-	}
-	switch strings.Count(token, ".") {
-	case 2: // a compact JWS: judged below
-	case 0, 1:
-		// Not a JWT: an opaque token (Hydra's ory_at_<key>.<sig> has one
-		// dot). Only the IdP can judge it.
+	switch shapeOf(token) {
+	case shapeJWS: // judged below
+	case shapeOpaque:
+		// Not a JWT: only the IdP can judge it.
 		return nil, nil, &Error{Kind: ErrNotApplicable, Reason: ReasonOpaque, Detail: "not a JWT"}
 	default:
+		if token[0] == '{' {
+			return nil, nil, invalid(ReasonMalformed, "JWS JSON serialisation is not accepted", nil)
+		}
 		return nil, nil, invalid(ReasonMalformed, "not a compact JWS (JWE or extra segments)", nil)
 	}
 	d1 := strings.IndexByte(token, '.')
