@@ -3,7 +3,6 @@ package validator
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"io"
 	"log/slog"
@@ -55,7 +54,7 @@ func (s *Service) MountRevocation(cfg RevocationConfig) error {
 		cfg.Logger = s.log
 	}
 	cfg.Clock = clock.OrReal(cfg.Clock)
-	h := &revocationHandlers{cfg: cfg}
+	h := &revocationHandlers{cfg: cfg, adminSecret: [][sha256.Size]byte{sha256.Sum256(cfg.AdminSecret)}}
 	if cfg.Logout != nil {
 		s.HandleAdmin("/v1/backchannel-logout", http.HandlerFunc(h.backchannelLogout))
 	}
@@ -70,6 +69,8 @@ func (s *Service) MountRevocation(cfg RevocationConfig) error {
 
 type revocationHandlers struct {
 	cfg RevocationConfig
+	// adminSecret holds the digest of cfg.AdminSecret, made once.
+	adminSecret [][sha256.Size]byte
 }
 
 type revocationError struct {
@@ -179,9 +180,7 @@ func (h *revocationHandlers) authorized(r *http.Request) bool {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(secret)))
-	want := sha256.Sum256(h.cfg.AdminSecret)
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+	return secretMatches([]byte(strings.TrimSpace(secret)), h.adminSecret)
 }
 
 type entryJSON struct {

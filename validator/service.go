@@ -278,10 +278,18 @@ func (s *Service) callerAllowed(h http.Header) bool {
 	if len(vals) != 1 || vals[0] == "" {
 		return false
 	}
-	got := sha256.Sum256([]byte(vals[0]))
+	return secretMatches([]byte(vals[0]), s.apiKeys)
+}
+
+// secretMatches compares a presented secret with the digests of the accepted
+// ones in constant time: over SHA-256 digests, so that neither the content
+// nor the length leaks, and against every digest, so that which one matched
+// does not either.
+func secretMatches(presented []byte, digests [][sha256.Size]byte) bool {
+	got := sha256.Sum256(presented)
 	ok := 0
-	for i := range s.apiKeys {
-		ok |= subtle.ConstantTimeCompare(got[:], s.apiKeys[i][:])
+	for i := range digests {
+		ok |= subtle.ConstantTimeCompare(got[:], digests[i][:])
 	}
 	return ok == 1
 }
