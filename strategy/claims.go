@@ -143,12 +143,3 @@ func hasBinding(cnf json.RawMessage) (bool, error) {
 	_, jwk := m["jwk"]
 	return jkt || x5t || jwk, nil
 }
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}

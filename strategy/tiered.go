@@ -92,13 +92,13 @@ func (t *Tiered) sensitive(req *Request, c *Claims) bool {
 		return true
 	}
 	for _, s := range req.Scopes {
-		if contains(t.cfg.SensitiveScopes, s) {
+		if slices.Contains(t.cfg.SensitiveScopes, s) {
 			return true
 		}
 	}
 	if t.cfg.SensitiveIfTokenHas && c != nil {
 		for _, s := range c.Scopes {
-			if contains(t.cfg.SensitiveScopes, s) {
+			if slices.Contains(t.cfg.SensitiveScopes, s) {
 				return true
 			}
 		}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -628,7 +629,7 @@ func checkAudience(c *Claims, is *issuer) *Error {
 	if len(is.Audiences) > 0 {
 		ok := false
 		for _, a := range c.Audience {
-			if contains(is.Audiences, a) {
+			if slices.Contains(is.Audiences, a) {
 				ok = true
 				break
 			}
@@ -637,7 +638,7 @@ func checkAudience(c *Claims, is *issuer) *Error {
 			return invalid(ReasonAudience, "token not issued for this audience", nil)
 		}
 	}
-	if len(is.AuthorizedParties) > 0 && !contains(is.AuthorizedParties, c.ClientID) {
+	if len(is.AuthorizedParties) > 0 && !slices.Contains(is.AuthorizedParties, c.ClientID) {
 		return invalid(ReasonAZP, "authorized party not allowed", nil)
 	}
 	return nil
@@ -679,18 +680,18 @@ func checkPolicy(c *Claims, h *header, w *wireClaims, is *issuer) *Error {
 // client roles.
 func Authorize(c *Claims, req *Request) *Error {
 	for _, s := range req.Scopes {
-		if !contains(c.Scopes, s) {
+		if !slices.Contains(c.Scopes, s) {
 			return &Error{Kind: ErrForbidden, Reason: ReasonScope, Detail: "required scope missing"}
 		}
 	}
 	for _, r := range req.Roles {
 		if i := strings.LastIndexByte(r, ':'); i > 0 {
-			if !contains(c.ClientRoles[r[:i]], r[i+1:]) {
+			if !slices.Contains(c.ClientRoles[r[:i]], r[i+1:]) {
 				return &Error{Kind: ErrForbidden, Reason: ReasonRole, Detail: "required role missing"}
 			}
 			continue
 		}
-		if !contains(c.RealmRoles, r) {
+		if !slices.Contains(c.RealmRoles, r) {
 			return &Error{Kind: ErrForbidden, Reason: ReasonRole, Detail: "required role missing"}
 		}
 	}
